@@ -1,0 +1,1 @@
+"""Appearance descriptors: the Descriptor protocol, the registry and the built-in descriptors."""

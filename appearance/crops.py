@@ -1,0 +1,21 @@
+"""Cutting boxes out of a frame, clipped to the image, for descriptors and crop datasets."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def clip_boxes(boxes_tlwh: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Integer (x1, y1, x2, y2) boxes inside the image, at least one pixel wide and high."""
+    b = np.asarray(boxes_tlwh, dtype=np.float64).reshape(-1, 4)
+    x1 = np.clip(np.floor(b[:, 0]), 0, width - 1)
+    y1 = np.clip(np.floor(b[:, 1]), 0, height - 1)
+    x2 = np.clip(np.ceil(b[:, 0] + b[:, 2]), x1 + 1, width)
+    y2 = np.clip(np.ceil(b[:, 1] + b[:, 3]), y1 + 1, height)
+    return np.stack([x1, y1, x2, y2], axis=1).astype(np.int64)
+
+
+def iter_crops(frame: np.ndarray, boxes_tlwh: np.ndarray):
+    """Yield the image patch (a view, not a copy) of each box."""
+    h, w = frame.shape[:2]
+    for x1, y1, x2, y2 in clip_boxes(boxes_tlwh, w, h):
+        yield frame[y1:y2, x1:x2]

@@ -1,0 +1,219 @@
+"""DeepSORT rules: cascade order, gating, IoU stage, confirmation, gallery budget, reporting, NMS."""
+import numpy as np
+import pytest
+
+from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, non_max_suppression
+from tracker import kalman_filter as kf
+from tracker.deep_sort import CONFIRMED, TENTATIVE
+from tracker.iou import iou_tlbr, iou_tlwh
+from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_matching
+from tracker.nn_matching import Gallery
+
+
+def frame(boxes, feats=None, conf=0.9):
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    f = None if feats is None else np.asarray(feats, np.float32).reshape(len(boxes), -1)
+    return Detections(boxes, np.full(len(boxes), conf), f)
+
+
+def box(f, x0=100.0, vx=2.0):
+    return [x0 + vx * f, 50.0, 40.0, 100.0]
+
+
+# -- matching cascade and min-cost matching ---------------------------------------------------
+
+def test_cascade_serves_recently_seen_tracks_first():
+    cost = np.array([[0.05], [0.15]])  # track 0 fits better but was missed for longer
+    tsu = np.array([2, 1])
+    matches, unmatched_tracks, unmatched_dets = matching_cascade(cost, 0.2, 30, tsu, np.array([0, 1]), np.array([0]))
+    assert matches == [(1, 0)]
+    assert unmatched_tracks.tolist() == [0] and len(unmatched_dets) == 0
+    # without the cascade (one assignment) track 0 would win
+    plain, _, _ = min_cost_matching(cost, 0.2, np.array([0, 1]), np.array([0]))
+    assert plain == [(0, 0)]
+
+
+def test_min_cost_matching_rejects_pairs_over_the_threshold():
+    cost = np.array([[0.1, 0.5], [INFTY_COST, 0.9]])
+    matches, ut, ud = min_cost_matching(cost, 0.2, np.array([0, 1]), np.array([0, 1]))
+    assert matches == [(0, 0)]
+    assert ut.tolist() == [1] and ud.tolist() == [1]
+
+
+def test_cascade_skips_tracks_older_than_its_depth():
+    cost = np.array([[0.01]])
+    matches, ut, ud = matching_cascade(cost, 0.2, 3, np.array([4]), np.array([0]), np.array([0]))
+    assert matches == [] and ut.tolist() == [0] and ud.tolist() == [0]
+
+
+# -- Kalman filter and gating ---------------------------------------------------------------------
+
+def test_gating_distance_is_the_squared_mahalanobis_distance():
+    mean, cov = kf.initiate(np.array([[100.0, 80.0, 0.4, 100.0], [300.0, 90.0, 0.5, 120.0]]))
+    mean, cov = kf.predict(mean, cov)
+    meas = np.array([[101.0, 82.0, 0.41, 99.0], [170.0, 80.0, 0.4, 100.0]])
+    got = kf.gating_distance(mean, cov, meas)
+    pm, S = kf.project(mean, cov)
+    for t in range(2):
+        for m in range(2):
+            d = meas[m] - pm[t]
+            assert got[t, m] == pytest.approx(d @ np.linalg.inv(S[t]) @ d, rel=1e-9)
+    assert kf.CHI2_INV_95[4] == pytest.approx(9.4877)
+    assert got[0, 0] < kf.CHI2_INV_95[4] < got[0, 1]
+
+
+def test_kalman_update_matches_the_textbook_formula():
+    mean, cov = kf.initiate(np.array([[100.0, 80.0, 0.4, 100.0]]))
+    mean, cov = kf.predict(mean, cov)
+    z = np.array([[103.0, 79.0, 0.42, 104.0]])
+    new_mean, new_cov = kf.update(mean, cov, z)
+    H = np.eye(4, 8)
+    pm, S = kf.project(mean, cov)
+    K = cov[0] @ H.T @ np.linalg.inv(S[0])
+    np.testing.assert_allclose(new_mean[0], mean[0] + K @ (z[0] - pm[0]), rtol=1e-10)
+    np.testing.assert_allclose(new_cov[0], cov[0] - K @ S[0] @ K.T, rtol=1e-8, atol=1e-12)
+
+
+def test_a_far_detection_with_identical_appearance_is_gated_out():
+    same = [[1.0, 0.0]]
+    t = DeepSort(n_init=1, max_age=5)
+    for f in range(6):
+        t.update(frame([box(f)], same))
+    assert t.state[0] == CONFIRMED
+    out = t.update(frame([[500.0, 300.0, 40.0, 100.0]], same))  # appearance says yes, motion says no
+    ids = sorted(i for i, _ in out)
+    assert 1 in ids  # the old track is still reported (missed for one frame, predicted box)
+    assert len(t) == 2 and t.time_since_update[0] == 1
+
+
+# -- track life cycle ---------------------------------------------------------------------------
+
+def test_tentative_tracks_are_confirmed_after_n_init_hits_through_the_iou_stage():
+    rng = np.random.default_rng(0)
+    t = DeepSort(n_init=3)
+    reported = []
+    for f in range(4):
+        # a new random feature every frame: only IoU can associate a tentative track
+        reported.append([i for i, _ in t.update(frame([box(f)], rng.normal(size=(1, 8))))])
+    assert reported == [[], [], [1], [1]]
+    assert t.state.tolist() == [CONFIRMED]
+
+
+def test_a_tentative_track_missed_once_is_deleted():
+    t = DeepSort(n_init=3)
+    t.update(frame([box(0)]))
+    t.update(frame([box(1)]))
+    assert t.state.tolist() == [TENTATIVE]
+    t.update(Detections.empty())
+    assert len(t) == 0
+
+
+def test_confirmed_tracks_missed_this_frame_are_reported_with_the_predicted_box():
+    t = DeepSort(n_init=2, max_age=3)
+    for f in range(5):
+        t.update(frame([box(f)]))
+    out = t.update(Detections.empty())
+    assert [i for i, _ in out] == [1]
+    assert out[0][1][0] > box(4)[0]  # moved on with the velocity estimate
+    assert t.update(Detections.empty()) == []  # missed twice: kept but not reported
+    assert len(t) == 1
+    for _ in range(3):
+        t.update(Detections.empty())
+    assert len(t) == 0  # deleted after max_age misses
+
+
+def test_motion_only_reacquires_a_track_after_a_gap():
+    t = DeepSort(n_init=2, max_age=10)
+    for f in range(6):
+        t.update(frame([box(f)]))
+    for _ in range(3):
+        t.update(Detections.empty())
+    out = t.update(frame([box(9)]))
+    assert [i for i, _ in out] == [1]
+
+
+def test_appearance_keeps_identities_apart_where_motion_alone_would_not():
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    left, right = [100.0, 50.0, 40.0, 100.0], [104.0, 50.0, 40.0, 100.0]  # both inside both gates
+    t = DeepSort(n_init=2, max_age=10)
+    for _ in range(6):
+        t.update(frame([left, right], [a, b]))
+    id_of = {round(bx[0]): i for i, bx in t.tracks_to_report()}
+    # the two swap places: the feature, not the position, decides who is who
+    out = t.update(frame([left, right], [b, a]))
+    x_of = {i: bx[0] for i, bx in out}
+    assert x_of[id_of[100]] > 102 and x_of[id_of[104]] < 102  # each pulled to its feature's box
+    still = DeepSort(n_init=2, max_age=10)  # motion alone keeps everyone in place
+    for _ in range(6):
+        still.update(frame([left, right]))
+    x_still = {i: bx[0] for i, bx in still.update(frame([left, right]))}
+    assert x_still[id_of[100]] < 101
+
+
+def test_gallery_keeps_the_newest_budget_features():
+    g = Gallery("cosine", budget=3)
+    for k in range(5):
+        g.add(7, np.eye(5, dtype=np.float32)[k:k + 1])
+    assert len(g.samples[7]) == 3
+    np.testing.assert_allclose(g.samples[7], np.eye(5)[2:5])
+    cost = g.distance(np.eye(5, dtype=np.float32), [7])
+    np.testing.assert_allclose(cost[0], [1, 1, 0, 0, 0], atol=1e-6)
+    g.retain([])
+    assert len(g) == 0
+
+
+def test_tracker_galleries_respect_the_budget_and_forget_deleted_tracks():
+    rng = np.random.default_rng(1)
+    t = DeepSort(n_init=1, nn_budget=4, max_age=2, max_distance=2.0)
+    for f in range(10):
+        t.update(frame([box(f)], rng.normal(size=(1, 6)) + 5))
+    assert len(t.gallery.samples[1]) == 4
+    for _ in range(4):
+        t.update(Detections.empty())
+    assert len(t.gallery) == 0
+
+
+def test_euclidean_gallery_distance_is_squared_and_nearest():
+    g = Gallery("euclidean", budget=None)
+    g.add(1, np.array([[0.0, 0.0], [3.0, 0.0]], np.float32))
+    cost = g.distance(np.array([[1.0, 0.0], [3.0, 4.0]], np.float32), [1])
+    np.testing.assert_allclose(cost, [[1.0, 16.0]], atol=1e-5)
+
+
+# -- preprocessing ------------------------------------------------------------------------------
+
+def test_nms_keeps_the_best_box_and_reorders_by_score():
+    boxes = np.array([[0, 0, 10, 20], [1, 0, 10, 20], [50, 0, 10, 20]], float)
+    keep = non_max_suppression(boxes, 0.7, np.array([0.5, 0.9, 0.7]))
+    assert keep.tolist() == [1, 2]
+    keep = non_max_suppression(boxes, 1.0, np.array([0.5, 0.9, 0.7]))
+    assert keep.tolist() == [1, 2, 0]  # nothing suppressed, order by descending score
+
+
+def test_detection_filter_applies_confidence_height_and_nms():
+    d = Detections(np.array([[0, 0, 10, 20], [1, 0, 10, 20], [50, 0, 10, 5], [80, 0, 10, 20]], float),
+                   np.array([0.5, 0.9, 0.95, 0.2]))
+    out = DetectionFilter(min_confidence=0.3, min_height=10, nms_max_overlap=0.7)(d)
+    assert out.tlwh[:, 0].tolist() == [1]
+
+
+def test_iou_functions_agree_with_each_other_and_with_a_direct_computation():
+    rng = np.random.default_rng(2)
+    a = np.c_[rng.uniform(0, 50, (5, 2)), rng.uniform(5, 30, (5, 2))]
+    b = np.c_[rng.uniform(0, 50, (4, 2)), rng.uniform(5, 30, (4, 2))]
+    to_tlbr = lambda x: np.c_[x[:, :2], x[:, :2] + x[:, 2:]]
+    np.testing.assert_allclose(iou_tlwh(a, b), iou_tlbr(to_tlbr(a), to_tlbr(b)), rtol=1e-12)
+    i, j = 1, 2
+    x1, y1 = max(a[i, 0], b[j, 0]), max(a[i, 1], b[j, 1])
+    x2 = min(a[i, 0] + a[i, 2], b[j, 0] + b[j, 2])
+    y2 = min(a[i, 1] + a[i, 3], b[j, 1] + b[j, 3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    expect = inter / (a[i, 2] * a[i, 3] + b[j, 2] * b[j, 3] - inter)
+    assert iou_tlwh(a, b)[i, j] == pytest.approx(expect)
+
+
+def test_params_dataclass_has_paper_defaults():
+    p = DeepSortParams()
+    assert (p.max_distance, p.nn_budget, p.max_iou_distance, p.max_age, p.n_init) == (0.2, 100, 0.7, 30, 3)
+    f = DetectionFilter()
+    assert (f.min_confidence, f.nms_max_overlap) == (0.3, 0.7)

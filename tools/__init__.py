@@ -1,0 +1,1 @@
+"""Command line, data formats, evaluation, benchmarks and synthetic data around the tracker."""

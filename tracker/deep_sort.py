@@ -1,0 +1,175 @@
+"""DeepSORT (Wojke et al. 2017): Kalman motion, Mahalanobis gating, appearance galleries and the
+matching cascade, reproducing nwojke/deep_sort output for output.
+
+Track state lives in arrays (means, covariances, counters) rather than one object per track, so
+prediction, gating and the appearance cost are one batched computation per frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tracker import kalman_filter as kf
+from tracker.detections import Detections
+from tracker.iou import iou_tlwh
+from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_matching
+from tracker.nn_matching import Gallery
+
+TENTATIVE, CONFIRMED, DELETED = 1, 2, 3
+
+
+@dataclass
+class DeepSortParams:
+    """Defaults of the FMVAE paper's DeepSORT runs. For metric "euclidean" the threshold applies to
+    the squared distance, as in the reference."""
+
+    max_distance: float = 0.2
+    metric: str = "cosine"
+    nn_budget: int | None = 100
+    max_iou_distance: float = 0.7
+    max_age: int = 30
+    n_init: int = 3
+    gating_threshold: float = kf.CHI2_INV_95[4]
+
+
+class DeepSort:
+    """DeepSORT tracker. Call update() once per frame with that frame's (filtered) detections.
+
+    Detections without features are tracked on motion alone: every detection gets the same
+    feature, so appearance never separates candidates and gating plus IoU decide.
+    """
+
+    def __init__(self, params: DeepSortParams | None = None, **overrides) -> None:
+        if params is not None and overrides:
+            raise TypeError("give either a DeepSortParams or keyword parameters, not both")
+        self.params = params or DeepSortParams(**overrides)
+        self.gallery = Gallery(self.params.metric, self.params.nn_budget)
+        self._next_id = 1
+        self.mean = np.zeros((0, 8))
+        self.cov = np.zeros((0, 8, 8))
+        self.ids = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)
+        self.age = np.zeros(0, np.int64)
+        self.time_since_update = np.zeros(0, np.int64)
+        self.state = np.zeros(0, np.int64)
+        self.pending: list[list[np.ndarray]] = []  # features not yet in the gallery, per track
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def update(self, detections: Detections) -> list[tuple[int, np.ndarray]]:
+        """Predict, associate and update; returns (id, tlwh) of confirmed tracks seen within a frame."""
+        dets = detections
+        if dets.feature is None:
+            dets = Detections(dets.tlwh, dets.confidence, np.ones((len(dets), 1), np.float32))
+        self._predict()
+        matches, unmatched_tracks, unmatched_dets = self._match(dets)
+        if matches:
+            t_idx = np.array([t for t, _ in matches])
+            d_idx = np.array([d for _, d in matches])
+            self._correct(t_idx, d_idx, dets)
+        self._mark_missed(np.asarray(unmatched_tracks, np.int64))
+        if len(unmatched_dets):
+            self._birth(dets.subset(np.asarray(unmatched_dets, np.int64)))
+        self._keep(self.state != DELETED)
+        self._fit_gallery()
+        return self.tracks_to_report()
+
+    def tracks_to_report(self) -> list[tuple[int, np.ndarray]]:
+        show = np.flatnonzero((self.state == CONFIRMED) & (self.time_since_update <= 1))
+        return list(zip(self.ids[show].tolist(), self.tlwh(show)))
+
+    def tlwh(self, idx: np.ndarray) -> np.ndarray:
+        m = self.mean[idx, :4].copy()
+        m[:, 2] *= m[:, 3]
+        m[:, :2] -= m[:, 2:] / 2
+        return m
+
+    # -- association -------------------------------------------------------------------------
+
+    def _match(self, dets: Detections):
+        p = self.params
+        n_det = len(dets)
+        all_dets = np.arange(n_det)
+        confirmed = np.flatnonzero(self.state == CONFIRMED)
+        unconfirmed = np.flatnonzero(self.state != CONFIRMED)
+        if len(confirmed) and n_det:
+            cost = np.zeros((len(self.ids), n_det))
+            cost[confirmed] = self.gallery.distance(dets.feature, self.ids[confirmed])
+            gate = kf.gating_distance(self.mean[confirmed], self.cov[confirmed], dets.xyah())
+            cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
+            matches_a, unmatched_a, unmatched_dets = matching_cascade(
+                cost, p.max_distance, p.max_age, self.time_since_update, confirmed, all_dets)
+        else:
+            matches_a, unmatched_a, unmatched_dets = [], confirmed, all_dets
+        # IoU stage: unconfirmed tracks plus confirmed ones missed for just this frame
+        recent = self.time_since_update[unmatched_a] == 1
+        candidates = np.concatenate([unconfirmed, unmatched_a[recent]]).astype(np.int64)
+        unmatched_a = unmatched_a[~recent]
+        matches_b, unmatched_b, unmatched_dets = min_cost_matching(
+            self._iou_cost(candidates, dets, unmatched_dets), p.max_iou_distance,
+            np.arange(len(candidates)), np.asarray(unmatched_dets, np.int64))
+        matches = matches_a + [(int(candidates[r]), d) for r, d in matches_b]
+        unmatched_tracks = np.concatenate([unmatched_a, candidates[np.asarray(unmatched_b, np.int64)]])
+        return matches, unmatched_tracks, unmatched_dets
+
+    def _iou_cost(self, candidates: np.ndarray, dets: Detections, det_idx) -> np.ndarray:
+        """(candidates x all detections) 1 - IoU, infeasible for tracks missed longer than a frame."""
+        cost = np.full((len(candidates), len(dets)), INFTY_COST)
+        if len(candidates) and len(det_idx):
+            cost[:] = 1.0 - iou_tlwh(self.tlwh(candidates), dets.tlwh)
+            cost[self.time_since_update[candidates] > 1] = INFTY_COST
+        return cost
+
+    # -- track bookkeeping -------------------------------------------------------------------
+
+    def _predict(self) -> None:
+        if len(self.ids):
+            self.mean, self.cov = kf.predict(self.mean, self.cov)
+            self.age += 1
+            self.time_since_update += 1
+
+    def _correct(self, t_idx: np.ndarray, d_idx: np.ndarray, dets: Detections) -> None:
+        self.mean[t_idx], self.cov[t_idx] = kf.update(self.mean[t_idx], self.cov[t_idx], dets.xyah()[d_idx])
+        for t, d in zip(t_idx.tolist(), d_idx.tolist()):
+            self.pending[t].append(dets.feature[d])
+        self.hits[t_idx] += 1
+        self.time_since_update[t_idx] = 0
+        promote = t_idx[(self.state[t_idx] == TENTATIVE) & (self.hits[t_idx] >= self.params.n_init)]
+        self.state[promote] = CONFIRMED
+
+    def _mark_missed(self, t_idx: np.ndarray) -> None:
+        if len(t_idx) == 0:
+            return
+        dead = (self.state[t_idx] == TENTATIVE) | (self.time_since_update[t_idx] > self.params.max_age)
+        self.state[t_idx[dead]] = DELETED
+
+    def _birth(self, dets: Detections) -> None:
+        n = len(dets)
+        mean, cov = kf.initiate(dets.xyah())
+        self.mean = np.concatenate([self.mean, mean])
+        self.cov = np.concatenate([self.cov, cov])
+        self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + n)])
+        self._next_id += n
+        self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
+        self.age = np.concatenate([self.age, np.ones(n, np.int64)])
+        self.time_since_update = np.concatenate([self.time_since_update, np.zeros(n, np.int64)])
+        self.state = np.concatenate([self.state, np.full(n, TENTATIVE, np.int64)])
+        self.pending += [[f] for f in dets.feature]
+
+    def _keep(self, mask: np.ndarray) -> None:
+        if mask.all():
+            return
+        for name in ("mean", "cov", "ids", "hits", "age", "time_since_update", "state"):
+            setattr(self, name, getattr(self, name)[mask])
+        self.pending = [f for f, k in zip(self.pending, mask.tolist()) if k]
+
+    def _fit_gallery(self) -> None:
+        """Move confirmed tracks' new features into the gallery; drop galleries of lost tracks."""
+        confirmed = np.flatnonzero(self.state == CONFIRMED)
+        for t in confirmed.tolist():
+            if self.pending[t]:
+                self.gallery.add(int(self.ids[t]), np.stack(self.pending[t]))
+                self.pending[t] = []
+        self.gallery.retain(self.ids[confirmed].tolist())

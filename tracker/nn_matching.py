@@ -1,0 +1,69 @@
+"""Per-track appearance galleries and the nearest-neighbour distance of DeepSORT.
+
+Each confirmed track keeps its last `budget` features. The cost of pairing a track with a
+detection is the smallest distance from the detection to the track's gallery. Cosine galleries
+are stored normalised once, so a frame costs one matrix product over all galleries.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+METRICS = ("cosine", "euclidean")
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+class Gallery:
+    """Features per track id: cosine distance 1 - a.b, or squared Euclidean as in DeepSORT."""
+
+    def __init__(self, metric: str = "cosine", budget: int | None = 100) -> None:
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        if budget is not None and budget < 1:
+            raise ValueError("budget must be None or >= 1")
+        self.metric = metric
+        self.budget = budget
+        self.samples: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def add(self, track_id: int, features: np.ndarray) -> None:
+        """Append (K, D) features to a track's gallery, keeping the newest `budget`."""
+        if len(features) == 0:
+            return
+        feats = np.asarray(features, dtype=np.float32)
+        if self.metric == "cosine":
+            feats = _normalise(feats)
+        old = self.samples.get(track_id)
+        merged = feats if old is None else np.concatenate([old, feats])
+        if self.budget is not None and len(merged) > self.budget:
+            merged = merged[-self.budget:]
+        self.samples[track_id] = merged
+
+    def retain(self, active_ids) -> None:
+        """Forget every track not in `active_ids` (deleted or no longer confirmed)."""
+        self.samples = {k: self.samples[k] for k in active_ids if k in self.samples}
+
+    def distance(self, features: np.ndarray, track_ids) -> np.ndarray:
+        """Cost matrix (len(track_ids), N): nearest gallery sample of each track to each feature."""
+        track_ids = list(track_ids)
+        n = len(features)
+        cost = np.zeros((len(track_ids), n))
+        if not track_ids or n == 0:
+            return cost
+        galleries = [self.samples[t] for t in track_ids]
+        sizes = np.array([len(g) for g in galleries])
+        stacked = np.concatenate(galleries)
+        feats = np.asarray(features, dtype=np.float32)
+        if self.metric == "cosine":
+            dist = 1.0 - stacked @ _normalise(feats).T
+        else:
+            a2 = np.square(stacked).sum(axis=1)
+            b2 = np.square(feats).sum(axis=1)
+            dist = np.clip(-2.0 * (stacked @ feats.T) + a2[:, None] + b2[None, :], 0.0, None)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        cost[:] = np.minimum.reduceat(dist, starts, axis=0)
+        return cost
