@@ -97,7 +97,8 @@ def find_sequence(name: str, data_root: str | Path = "data") -> Sequence:
         hits = sorted(root.glob(pattern))
         if hits:
             return Sequence.open(hits[0].parent)
-    known = sorted({p.parent.name for d in range(1, 5) for p in root.glob("/".join(["*"] * d) + "/seqinfo.ini")})
+    known = sorted({p.parent.name for d in range(1, 5) for p in root.glob("/".join(["*"] * d) + "/seqinfo.ini")
+                    if not p.parent.name.startswith(".")})
     hint = f"; known: {', '.join(known[:12])}" + (" ..." if len(known) > 12 else "") if known else ""
     raise InputError(root, f"no sequence named {name!r} under this data root{hint}")
 
@@ -108,6 +109,9 @@ def list_sequences(data_root: str | Path, split: str | None = None) -> list[Sequ
     found = []
     for d in range(1, 5):
         for ini in sorted(root.glob("/".join(["*"] * d) + "/seqinfo.ini")):
-            if split is None or split in ini.parent.relative_to(root).parts[:-1]:
+            parts = ini.parent.relative_to(root).parts
+            if any(p.startswith(".") for p in parts):
+                continue  # staging folders of interrupted imports, editor backups
+            if split is None or split in parts[:-1]:
                 found.append(ini.parent)
     return [Sequence.open(p) for p in dict.fromkeys(found)]

@@ -1,0 +1,1 @@
+"""Benchmarks and output-for-output checks against the original SORT and DeepSORT."""
