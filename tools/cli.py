@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# The tracker multiplies tiny matrices every frame: BLAS worker threads only add overhead there
+# (under load DeepSORT fell 3x with them). Set before NumPy loads; torch keeps its own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from tools.errors import InputError
 
