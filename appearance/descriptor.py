@@ -42,10 +42,6 @@ def create(spec: str) -> Descriptor | None:
     return _REGISTRY[name](arg or None)
 
 
-def needs_frames(spec: str | None) -> bool:
-    return spec not in (None, "none")
-
-
 def _load_builtins() -> None:
     if "none" in _REGISTRY:
         return

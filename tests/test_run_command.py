@@ -5,7 +5,6 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 
 from tools.cli import main
 from tools.motformat import read_mot_file, write_npy_detections

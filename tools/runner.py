@@ -51,7 +51,7 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
                    video_path: Path | None = None, progress: bool = True,
                    position: int = 0) -> SequenceResult:
     """Track every frame 1..seqLength of `seq` (frames without detections included)."""
-    from appearance.descriptor import create, needs_frames
+    from appearance.descriptor import create
 
     t_start = time.perf_counter()
     rows = detections if detections is not None else seq.detections()

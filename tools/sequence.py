@@ -76,9 +76,10 @@ class Sequence:
         yield from iter_frames(self)
 
 
-def frame_slices(rows: MotRows, length: int) -> list[np.ndarray]:
+def frame_slices(rows: MotRows | np.ndarray, length: int) -> list[np.ndarray]:
     """Row indices of each frame 1..length (index 0 unused), in file order within a frame."""
-    frames = rows.data[:, 0].astype(np.int64)
+    data = rows.data if isinstance(rows, MotRows) else np.asarray(rows)
+    frames = data[:, 0].astype(np.int64)
     order = np.argsort(frames, kind="stable")
     bounds = np.searchsorted(frames[order], np.arange(1, length + 2))
     return [np.empty(0, np.int64)] + [order[bounds[f - 1]:bounds[f]] for f in range(1, length + 1)]

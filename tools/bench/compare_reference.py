@@ -40,8 +40,9 @@ from scipy.optimize import linear_sum_assignment
 from tools.bench import reference as ref
 from tools.motformat import MotRows
 from tools.runner import RunConfig, track_sequence
-from tools.sequence import Sequence, list_sequences
+from tools.sequence import Sequence
 from tracker import DeepSortParams, DetectionFilter, SortParams
+from tracker.iou import iou_tlwh
 
 DEFAULT_DATA = ref.PROJECT_ROOT.parent / "shared" / "data" / "MOT15" / "train"
 VARIANTS = ("const", "random", "identity")
@@ -119,13 +120,6 @@ def random_features(n: int, seed: int, name: str) -> np.ndarray:
     return _rng(seed, name, "random").standard_normal((n, FEATURE_DIM)).astype(np.float32)
 
 
-def _iou_tlwh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, :2] + a[:, None, 2:], b[None, :, :2] + b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    return inter / (a[:, None, 2] * a[:, None, 3] + b[None, :, 2] * b[None, :, 3] - inter)
-
-
 def identity_features(det: np.ndarray, gt: np.ndarray | None, seed: int, name: str,
                       noise: float = IDENTITY_NOISE) -> tuple[np.ndarray, float]:
     """Features correlated within a ground-truth identity: each detection is paired with a gt box
@@ -144,7 +138,7 @@ def identity_features(det: np.ndarray, gt: np.ndarray | None, seed: int, name: s
         gi = np.flatnonzero(gt[:, 0] == frame)
         if len(di) == 0 or len(gi) == 0:
             continue
-        iou = _iou_tlwh(det[di, 2:6], gt[gi, 2:6])
+        iou = iou_tlwh(det[di, 2:6], gt[gi, 2:6])
         r, k = linear_sum_assignment(-iou)
         for a, b in zip(r.tolist(), k.tolist()):
             if iou[a, b] >= 0.5:
@@ -223,20 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tol", type=float, default=0.01, help="box tolerance in pixels (default 0.01)")
     args = ap.parse_args(argv)
 
-    if not args.data.is_dir():
-        print(f"skip: no sequence folder at {args.data}")
-        return 0
-    try:
-        ref.load_sort()
-        ref.load_deepsort()
-    except ref.ReferenceMissing as exc:
-        print(f"skip: {exc}")
-        return 0
-    seqs = list_sequences(args.data)
-    if args.sequences:
-        seqs = [s for s in seqs if s.name in set(args.sequences)]
-    if not seqs:
-        print(f"skip: no sequences under {args.data}")
+    seqs = ref.sequences_or_skip(args.data, args.sequences)
+    if seqs is None:
         return 0
 
     print(f"reference: {ref.reference_dir()}  data: {args.data}  tolerance: {args.tol} px")

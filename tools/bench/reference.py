@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.sequence import frame_slices
+
 ENV_VAR = "TRACK_REFERENCE_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = PROJECT_ROOT / "data" / "reference"
@@ -96,14 +98,6 @@ def load_deepsort() -> tuple[types.ModuleType, types.ModuleType, types.ModuleTyp
     return tracker, nn_matching, detection, sys.modules[_PREPROCESSING_NAME]
 
 
-def frame_index(det_rows: np.ndarray, length: int) -> list[np.ndarray]:
-    """Row indices of each frame 1..length in file order (index 0 unused)."""
-    frames = det_rows[:, 0].astype(np.int64)
-    order = np.argsort(frames, kind="stable")
-    bounds = np.searchsorted(frames[order], np.arange(1, length + 2))
-    return [np.empty(0, np.int64)] + [order[bounds[f - 1]:bounds[f]] for f in range(1, length + 1)]
-
-
 # -- SORT ---------------------------------------------------------------------------------------
 
 def sort_inputs(det_rows: np.ndarray, length: int) -> list[np.ndarray]:
@@ -111,7 +105,7 @@ def sort_inputs(det_rows: np.ndarray, length: int) -> list[np.ndarray]:
     plus a zero 6th column (the stored sort.py reads an `original_id` there); frames without
     detections give an empty (0, 6) array."""
     out = [np.empty((0, 6))]
-    for idx in frame_index(det_rows, length)[1:]:
+    for idx in frame_slices(det_rows, length)[1:]:
         dets = det_rows[idx, 2:7].copy()
         dets[:, 2:4] += dets[:, 0:2]
         out.append(np.hstack((dets, np.zeros((dets.shape[0], 1)))))
@@ -146,7 +140,7 @@ def deepsort_inputs(det_rows: np.ndarray, features: np.ndarray, length: int, min
     _, _, detection, preprocessing = load_deepsort()
     Detection = detection.Detection
     out: list[list] = [[]]
-    for idx in frame_index(det_rows, length)[1:]:
+    for idx in frame_slices(det_rows, length)[1:]:
         dets = []
         for i in idx:
             row = det_rows[i]
@@ -191,3 +185,26 @@ def run_original_deepsort(det_rows: np.ndarray, features: np.ndarray, length: in
         for tid, box in report_original_deepsort(tracker):
             out.append((frame, tid, *box))
     return np.array(out, dtype=np.float64).reshape(-1, 6)
+
+
+def sequences_or_skip(data: Path, names: list[str] | None) -> list | None:
+    """The benchmark's sequences, or None (after saying why) when data or originals are missing.
+
+    Benchmarks skip cleanly rather than fail on machines without ../shared/data or the originals.
+    """
+    from tools.sequence import list_sequences
+
+    if not data.is_dir():
+        print(f"skip: no sequence folder at {data}")
+        return None
+    try:
+        load_sort()
+        load_deepsort()
+    except ReferenceMissing as exc:
+        print(f"skip: {exc}")
+        return None
+    seqs = [s for s in list_sequences(data) if not names or s.name in set(names)]
+    if not seqs:
+        print(f"skip: no sequences under {data}")
+        return None
+    return seqs

@@ -69,7 +69,7 @@ import scipy
 
 from tools.bench import reference as ref
 from tools.bench.compare_reference import DEFAULT_DATA, PAPER, identity_features, random_features
-from tools.sequence import Sequence, list_sequences
+from tools.sequence import Sequence, frame_slices
 from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, Sort, SortParams
 from tracker import kalman_filter as ds_kf
 
@@ -108,7 +108,7 @@ class SeqInputs:
         rows = seq.detections()
         data = rows.data
         self.n_dets = len(data)
-        per_frame = ref.frame_index(data, self.length)
+        per_frame = frame_slices(data, self.length)
         # SORT
         self.sort_ours = [(data[i, 2:6].copy(), data[i, 6].copy()) for i in per_frame[1:]]
         self.sort_orig = ref.sort_inputs(data, self.length)[1:]
@@ -368,20 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--repeat must be >= 1")
 
     print(machine())
-    if not args.data.is_dir():
-        print(f"skip: no sequence folder at {args.data}")
-        return 0
-    try:
-        ref.load_sort()
-        ref.load_deepsort()
-    except ref.ReferenceMissing as exc:
-        print(f"skip: {exc}")
-        return 0
-    seqs = list_sequences(args.data)
-    if args.sequences:
-        seqs = [s for s in seqs if s.name in set(args.sequences)]
-    if not seqs:
-        print(f"skip: no sequences under {args.data}")
+    seqs = ref.sequences_or_skip(args.data, args.sequences)
+    if seqs is None:
         return 0
 
     inputs = [SeqInputs(s, args.features, args.seed) for s in seqs]
