@@ -19,3 +19,17 @@ def iter_crops(frame: np.ndarray, boxes_tlwh: np.ndarray):
     h, w = frame.shape[:2]
     for x1, y1, x2, y2 in clip_boxes(boxes_tlwh, w, h):
         yield frame[y1:y2, x1:x2]
+
+
+def crop_batch(frame_bgr: np.ndarray, boxes_tlwh: np.ndarray, size: int = 64) -> np.ndarray:
+    """(N, size, size, 3) uint8 RGB crops, the exact input of the learned descriptors.
+
+    The crop dataset and the descriptor share this function, so a model sees at tracking time
+    exactly the preparation it was trained on.
+    """
+    import cv2
+
+    out = np.empty((len(boxes_tlwh), size, size, 3), np.uint8)
+    for i, patch in enumerate(iter_crops(frame_bgr, boxes_tlwh)):
+        out[i] = cv2.cvtColor(cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return out

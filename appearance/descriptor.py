@@ -49,3 +49,9 @@ def _load_builtins() -> None:
 
     register("none", lambda arg: None)
     register("hist", lambda arg: HistogramDescriptor())
+    try:
+        from appearance.learned import factory
+    except ImportError:  # torch not installed: the learned descriptors are unavailable
+        return
+    for kind in ("fmvae", "vhp-vae", "supervised"):
+        register(kind, factory(kind))

@@ -36,7 +36,7 @@ def register(sub) -> None:
     how.add_argument("--appearance", metavar="SPEC",
                      help="DeepSORT descriptor: none (motion only), hist, or a registered name[:ARG]. "
                           "Default: the features carried by the detection file, else none")
-    how.add_argument("--metric", choices=("cosine", "euclidean"), help="appearance distance (default: the descriptor's, else cosine)")
+    how.add_argument("--metric", choices=("cosine", "euclidean"), help="appearance distance (default: cosine)")
     how.add_argument("--max-distance", type=float,
                      help="appearance gate: cosine distance (default 0.2) or squared Euclidean (default 1.0)")
     how.add_argument("--nn-budget", type=int, default=DeepSortParams.nn_budget, help="gallery size per track (default: %(default)s)")
@@ -61,15 +61,7 @@ def register(sub) -> None:
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    metric = args.metric
-    if metric is None and args.appearance not in (None, "none"):
-        from appearance.descriptor import create
-
-        try:
-            metric = getattr(create(args.appearance), "metric", None)
-        except KeyError as exc:
-            raise InputError(None, str(exc.args[0])) from None
-    metric = metric or "cosine"
+    metric = args.metric or "cosine"
     max_age = args.max_age
     sort = SortParams(max_age=1 if max_age is None else max_age, min_hits=args.min_hits,
                       iou_threshold=args.iou_threshold)

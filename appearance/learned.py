@@ -1,0 +1,75 @@
+"""Learned descriptors from checkpoints (fmvae, vhp-vae, supervised) behind the Descriptor protocol.
+
+Each frame's crops go through the encoder in one batch; normalisation statistics come from the
+checkpoint, so tracking prepares crops exactly as training did.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from appearance.checkpoint import load_checkpoint
+from appearance.crops import crop_batch
+from appearance.vae import VAE, VAEConfig
+from tools.errors import InputError
+
+
+def build_model(payload: dict) -> torch.nn.Module:
+    """The network a checkpoint describes, with its weights, in eval mode."""
+    cfg = VAEConfig.from_dict(payload["model_config"])
+    if payload["kind"] == "supervised":
+        from appearance.supervised import CosineSoftmaxNet
+
+        model: torch.nn.Module = CosineSoftmaxNet(cfg, int(payload["n_classes"]))
+    else:
+        model = VAE(cfg)
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+class LearnedDescriptor:
+    """Posterior means (VAE family) or unit features (supervised) of 64x64 RGB crops."""
+
+    def __init__(self, checkpoint: str | Path, expect_kind: str | None = None, batch_size: int = 256,
+                 metric: str = "cosine") -> None:
+        payload = load_checkpoint(checkpoint)
+        if expect_kind is not None and payload["kind"] != expect_kind:
+            raise InputError(checkpoint, f"this is a {payload['kind']} checkpoint; use "
+                                         f"--appearance {payload['kind']}:{checkpoint}")
+        self.kind = payload["kind"]
+        self.model = build_model(payload)
+        self.size = self.model.cfg.image_size
+        self.dim = self.model.cfg.latent_dim
+        self.metric = metric
+        self.batch_size = batch_size
+        self._mean = torch.tensor(payload["norm"]["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(payload["norm"]["std"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
+        """uint8 RGB (N, H, W, 3) -> normalised float (N, 3, H, W)."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255.0)
+        return (x - self._mean) / self._std
+
+    @torch.inference_mode()
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        out = np.empty((len(crops), self.dim), np.float32)
+        for start in range(0, len(crops), self.batch_size):
+            chunk = self.to_tensor(crops[start:start + self.batch_size])
+            out[start:start + len(chunk)] = self.model.embed(chunk).numpy()
+        return out
+
+    def embed(self, frame_bgr: np.ndarray, boxes_tlwh: np.ndarray) -> np.ndarray:
+        return self.embed_crops(crop_batch(frame_bgr, boxes_tlwh, self.size))
+
+
+def factory(kind: str):
+    """Registry constructor for `--appearance KIND:CHECKPOINT`."""
+
+    def make(arg: str | None) -> LearnedDescriptor:
+        if not arg:
+            raise InputError(None, f"--appearance {kind} needs a checkpoint: {kind}:PATH")
+        return LearnedDescriptor(arg, expect_kind=kind)
+
+    return make
