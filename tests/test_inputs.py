@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+import os
+
 import numpy as np
 import pytest
 
@@ -127,3 +129,12 @@ def test_results_are_written_atomically(tmp_path):
             raise RuntimeError("killed mid-write")
     assert target.read_text() == before
     assert [p.name for p in target.parent.iterdir()] == ["SEQ.txt"]
+
+
+def test_atomic_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_results(tmp_path / "r.txt", np.zeros((0, 6)))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.txt").stat().st_mode & 0o777 == 0o644
