@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 
-import os
-
 import numpy as np
 import pytest
 
