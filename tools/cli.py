@@ -13,7 +13,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from tools.errors import InputError
 
 # Sub-commands in the order `track --help` lists them; each module has register(subparsers).
-COMMANDS = ("run", "eval", "synth", "data")
+COMMANDS = ("run", "eval", "synth", "data", "crops", "embed", "calibrate", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,160 @@
+"""Issue 3's acceptance table on ../shared/data/MOT15: every descriptor tracked with DeepSORT.
+
+Runs the same `track` commands a user would (crops, train, run), skipping steps whose output
+already exists, and writes a Markdown table combined over PETS09-S2L1 and TUD-Stadtmitte:
+
+    python -m tools.bench.appearance_table [--steps 800] [--work data/appearance-table]
+
+Protocol: unsupervised models train on the detection crops of both image sequences (no labels),
+and also leave-one-sequence-out (trained on the other sequence only); the supervised baseline
+trains on the gt identities of the other sequence only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from tools.atomic import atomic_write_text
+from tools.cli import main as track
+
+SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
+COLUMNS = ("IDF1", "IDP", "IDR", "Rcll", "Prcn", "FAR", "MT", "PT", "ML", "FP", "FN", "IDs", "FM",
+           "MOTA", "MOTP", "MOTAL", "HOTA", "DetA", "AssA")
+
+
+def run(cmd: list[str], log: list[str]) -> None:
+    line = "track " + shlex.join(cmd)
+    print(f"\n$ {line}", flush=True)
+    log.append(line)
+    t0 = time.perf_counter()
+    code = track(cmd)
+    if code != 0:
+        sys.exit(f"command failed with status {code}: {line}")
+    print(f"  ({time.perf_counter() - t0:.0f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data-root", default="../shared/data/MOT15", help="default: %(default)s")
+    ap.add_argument("--work", default="data/appearance-table", help="crops, checkpoints and results (default: %(default)s)")
+    ap.add_argument("--steps", type=int, default=800, help="training steps per model (default: %(default)s)")
+    ap.add_argument("--preset", default="cpu", help="model preset (default: %(default)s)")
+    ap.add_argument("--etas", type=float, nargs="+", default=[300.0, 3000.0], help="FMVAE flatness weights")
+    ap.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
+    ap.add_argument("--max-distance", type=float, help="appearance gate (default: the metric's default)")
+    ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-sequence-out models")
+    ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table.md)")
+    args = ap.parse_args(argv)
+
+    root = Path(args.data_root)
+    if not all((root / "train" / s).is_dir() or (root / s).is_dir() for s in SEQS):
+        print(f"skip: {root} does not hold {', '.join(SEQS)}")
+        return 0
+    work = Path(args.work)
+    crops, models, results = work / "crops", work / "models", work / "results"
+    log: list[str] = []
+    common = ["--data-root", str(root)]
+    # 1. crops: detections of each sequence (no labels) and gt identities for the supervised one
+    for seq in SEQS:
+        for source in ("det", "gt"):
+            out = crops / f"{source}-{seq}"
+            if not (out / "info.json").is_file():
+                run(["crops", "--seq", seq, *common, "--source", source, "--out", str(out)], log)
+    # 2. models: (name, kind, eta, training crop folders, sequences it may be used on)
+    plans = []
+    both = [str(crops / f"det-{s}") for s in SEQS]
+    plans.append(("vhp-vae", "vhp-vae", 0.0, both, SEQS))
+    for eta in args.etas:
+        plans.append((f"fmvae-eta{eta:g}", "fmvae", eta, both, SEQS))
+    for held_out in SEQS:
+        other = [s for s in SEQS if s != held_out][0]
+        plans.append((f"supervised-not-{held_out}", "supervised", 0.0, [str(crops / f"gt-{other}")], (held_out,)))
+        if not args.no_loo:
+            plans.append((f"vhp-vae-not-{held_out}", "vhp-vae", 0.0, [str(crops / f"det-{other}")], (held_out,)))
+            for eta in args.etas:
+                plans.append((f"fmvae-eta{eta:g}-not-{held_out}", "fmvae", eta, [str(crops / f"det-{other}")], (held_out,)))
+    for name, kind, eta, train_crops, _ in plans:
+        out = models / name
+        if not (out / "done.json").is_file():
+            cmd = ["train", "--model", kind, "--crops", *train_crops, "--out", str(out), "--preset", args.preset,
+                   "--steps", str(args.steps), "--seed", "0"]
+            if kind == "fmvae":
+                cmd += ["--eta", f"{eta:g}"]
+            if (out / "checkpoint.pt").is_file():
+                cmd.append("--resume")
+            run(cmd, log)
+            atomic_write_text(out / "done.json", json.dumps({"steps": args.steps}))
+    # 3. tracking runs: rows of the table
+    gate = ["--metric", args.metric] + (["--max-distance", str(args.max_distance)] if args.max_distance else [])
+    rows: list[tuple[str, list[tuple[str, list[str]]]]] = [
+        ("SORT", [("sort", ["--tracker", "sort"])]),
+        ("DeepSORT motion-only", [("motion", ["--appearance", "none"])]),
+        ("DeepSORT + hist", [("hist", ["--appearance", "hist", *gate])]),
+    ]
+
+    def learned(label: str, name: str, kind: str, loo: bool) -> None:
+        if loo:
+            runs = [(f"{name}-loo-{s}", ["--appearance", f"{kind}:{models / f'{name}-not-{s}' / 'checkpoint.pt'}", *gate], (s,))
+                    for s in SEQS]
+            rows.append((label, runs))
+        else:
+            rows.append((label, [(name, ["--appearance", f"{kind}:{models / name / 'checkpoint.pt'}", *gate])]))
+
+    learned("DeepSORT + VHP-VAE", "vhp-vae", "vhp-vae", False)
+    for eta in args.etas:
+        learned(f"DeepSORT + FMVAE eta={eta:g}", f"fmvae-eta{eta:g}", "fmvae", False)
+    if not args.no_loo:
+        learned("DeepSORT + VHP-VAE (leave-one-out)", "vhp-vae", "vhp-vae", True)
+        for eta in args.etas:
+            learned(f"DeepSORT + FMVAE eta={eta:g} (leave-one-out)", f"fmvae-eta{eta:g}", "fmvae", True)
+    rows.append(("DeepSORT + supervised (other sequence's gt)",
+                 [(f"supervised-{s}", ["--appearance", f"supervised:{models / f'supervised-not-{s}' / 'checkpoint.pt'}", *gate], (s,))
+                  for s in SEQS]))
+    table = []
+    for label, runs in rows:
+        exp_names = []
+        for entry in runs:
+            exp, flags = entry[0], entry[1]
+            seqs = entry[2] if len(entry) > 2 else SEQS
+            exp_names.append(exp)
+            run(["run", "--seq", *seqs, *common, *flags, "--experiment", exp, "--results-root", str(results),
+                 "--quiet", "--no-eval"], log)
+        table.append((label, exp_names))
+    # 4. evaluation: every row over both sequences combined (split runs are merged into one folder)
+    from tools.evaluation import evaluate
+
+    gt_root = root / "train" if (root / "train").is_dir() else root
+    lines = ["| tracker | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    summary = {}
+    for label, exps in table:
+        merged = results / "combined" / exps[0] / "data"
+        merged.mkdir(parents=True, exist_ok=True)
+        for exp in exps:
+            for f in (results / exp / "data").glob("*.txt"):
+                atomic_write_text(merged / f.name, f.read_text())
+        s = evaluate(merged, gt_root, seqs=list(SEQS))["COMBINED"]
+        summary[label] = s
+        lines.append(f"| {label} | " + " | ".join(_fmt(c, s[c]) for c in COLUMNS) + " |")
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    out = Path(args.out) if args.out else work / "table.md"
+    atomic_write_text(out, text)
+    atomic_write_text(work / "table.json", json.dumps({"summary": summary, "commands": log}, indent=2))
+    atomic_write_text(work / "commands.sh", "\n".join(log) + "\n")
+    print(f"wrote {out}, {work / 'table.json'} and {work / 'commands.sh'}")
+    return 0
+
+
+COUNTS = {"MT", "PT", "ML", "FP", "FN", "IDs", "FM"}
+
+
+def _fmt(column: str, v: float) -> str:
+    return f"{int(v)}" if column in COUNTS else (f"{v:.2f}" if column == "FAR" else f"{v:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
