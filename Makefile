@@ -5,26 +5,38 @@ PY := $(VENV)/bin/python
 TRACK := $(VENV)/bin/track
 DEMO := data/demo
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup demo test test-slow bench clean fuzz kill-loop bench-scale
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[learn,test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[learn,test,onnx]'
 	touch $@
 
 demo: setup
-	$(TRACK) synth --out $(DEMO) --sequences 3 --seed 0 --split train
-	$(TRACK) run --all --data-root $(DEMO) --tracker sort --experiment demo-sort --force
-	$(TRACK) run --all --data-root $(DEMO) --tracker deepsort --appearance none --experiment demo-deepsort-motion --force
-	$(TRACK) run --all --data-root $(DEMO) --tracker deepsort --appearance hist --experiment demo-deepsort-hist --force
+	$(TRACK) demo
 
 test: setup
 	$(PY) -m pytest -q
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
+
+# Reliability (issue 6): 10,000 generated cases per reader (FUZZ_EXAMPLES to change), the
+# per-reader tallies in results/fuzz-report.json; the SIGKILL loops; the scale benchmark.
+fuzz: setup
+	mkdir -p results && rm -f results/fuzz-report.json
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} FUZZ_REPORT=results/fuzz-report.json $(PY) -m pytest -q \
+		-p no:cacheprovider -m slow -k fuzz --hypothesis-show-statistics \
+		tests/test_fuzz_readers.py tests/test_untrusted_checkpoints.py
+	cat results/fuzz-report.json
+
+kill-loop: setup
+	$(PY) -m pytest -q -s -m slow tests/test_interrupted_work.py
+
+bench-scale: setup
+	$(PY) -m tools.bench.scale --out results/scale.md
 
 bench: setup
 	$(PY) -m tools.bench.compare_reference

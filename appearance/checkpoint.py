@@ -7,6 +7,7 @@ refused instead of executed.
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,17 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
         torch.save(payload, fh)
 
 
+# Reasons torch's weights-only unpickler gives for stopping that are refusals of code (a global to
+# import, a function to call, an object to build), not damage.
+_REFUSAL = re.compile(r"((?:Unsupported global|Trying to load unsupported GLOBAL|"
+                      r"Trying to call|Can only create|Can only build).*?)(?:\. Please|\.?\s*$)", re.M)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:200] or type(exc).__name__
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -41,12 +53,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, "refused: the file holds pickled objects that could run code, not a plain "
-                               f"checkpoint ({first[:160]})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {msg[:200]}") from None
+        refusal = _REFUSAL.search(str(exc))
+        if refusal:  # the weights-only unpickler met a global or an operation that plain pickle would run
+            raise InputError(path, "refused: the file holds pickled objects that could run code, not a "
+                                   f"plain checkpoint ({refusal.group(1)[:160]})") from None
+        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes torch's parser fail in many ways
+        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {_first_line(exc)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(path, f"not a {FORMAT} checkpoint")
     missing = [k for k in REQUIRED if k not in payload]

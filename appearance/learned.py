@@ -39,13 +39,17 @@ class LearnedDescriptor:
             raise InputError(checkpoint, f"this is a {payload['kind']} checkpoint; use "
                                          f"--appearance {payload['kind']}:{checkpoint}")
         self.kind = payload["kind"]
-        self.model = build_model(payload)
+        try:  # a damaged or edited checkpoint: config, weights or statistics that do not fit
+            self.model = build_model(payload)
+            self._mean = torch.tensor(payload["norm"]["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+            self._std = torch.tensor(payload["norm"]["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(checkpoint, f"the checkpoint's model does not load: {first[:200]}") from None
         self.size = self.model.cfg.image_size
         self.dim = self.model.cfg.latent_dim
         self.metric = metric
         self.batch_size = batch_size
-        self._mean = torch.tensor(payload["norm"]["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-        self._std = torch.tensor(payload["norm"]["std"], dtype=torch.float32).view(1, 3, 1, 1)
 
     def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
         """uint8 RGB (N, H, W, 3) -> normalised float (N, 3, H, W)."""
@@ -67,9 +71,11 @@ class LearnedDescriptor:
 def factory(kind: str):
     """Registry constructor for `--appearance KIND:CHECKPOINT`."""
 
-    def make(arg: str | None) -> LearnedDescriptor:
+    def make(arg: str | None, batch_size: int = 256) -> LearnedDescriptor:
         if not arg:
             raise InputError(None, f"--appearance {kind} needs a checkpoint: {kind}:PATH")
-        return LearnedDescriptor(arg, expect_kind=kind)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(None, f"{kind} option batch_size must be a positive integer, got {batch_size!r}")
+        return LearnedDescriptor(arg, expect_kind=kind, batch_size=batch_size)
 
     return make

@@ -50,7 +50,7 @@ from appearance.flatness import flatness_penalty
 from appearance.lagrangian import LagrangeMultiplier
 from appearance.vae import VAE, VAEConfig
 from appearance.vhp_loss import vhp_terms
-from tools.atomic import atomic_write_text
+from tools.atomic import atomic_write_text, remove_stale_temps
 from tools.errors import InputError
 
 KINDS = ("fmvae", "vhp-vae", "supervised")
@@ -512,6 +512,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
 
 def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: TrainingData,
          model_cfg: VAEConfig, norm: dict[str, list[float]], payload: dict | None) -> TrainResult:
+    started = time.time()
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
     torch.manual_seed(cfg.seed)              # identical initial weights on every rank
@@ -542,6 +543,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
     log = _Log(out / LOG, start, ctx.main)
     if ctx.main:
         out.mkdir(parents=True, exist_ok=True)
+        for name in (CHECKPOINT, CONFIG, LOG):  # temporaries of a run that was killed mid-write
+            remove_stale_temps(out / name, started)
         meta = {"train": cfg.to_dict(), "model_config": _jsonable(model_cfg.to_dict()), "norm": norm,
                 "data": {"folders": data.folders, "counts": data.counts, "classes": len(data.classes)},
                 "world_size": ctx.world_size, "resumed_from": start if payload is not None else None}

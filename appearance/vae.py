@@ -3,6 +3,10 @@
 Networks follow the MOT16 column of the FMVAE paper's Table 3. Two presets: `paper` (full-width
 VGG16, decoder 256..16) and `cpu`, narrow enough to train usefully in minutes on two cores.
 The descriptor used for tracking is the posterior mean.
+
+A second architecture, `mlp`, replaces both networks by fully connected ones, as the paper did
+for its pendulum experiment: VGG16 pools five times and so needs images a multiple of 32 px,
+while the pendulum images are 16x16.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from appearance.hierarchical_prior import HierarchicalPrior
 from appearance.vgg import VGG16Trunk
 
 N_POOLS = 5  # VGG16 halves the resolution five times
+ARCHITECTURES = ("vgg", "mlp")
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "softplus": nn.Softplus}
 
 
 @dataclass(frozen=True)
@@ -31,10 +37,25 @@ class VAEConfig:
     prior_hidden: tuple[int, ...] = (512, 512)
     zeta_dim: int | None = None             # None: same as latent_dim
     importance_samples: int = 8             # K of the VHP bound
+    # "vgg": VGG16 trunk + transposed-conv decoder; "mlp": fully connected encoder and decoder
+    # (any image size; width and decoder_channels are then unused).
+    architecture: str = "vgg"
+    mlp_hidden: tuple[int, ...] = (512, 512)
+    mlp_activation: str = "tanh"            # tanh: a smooth decoder, so a smooth metric G(z)
 
     def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
+        if self.architecture == "mlp":
+            if self.mlp_activation not in ACTIVATIONS:
+                raise ValueError(f"unknown mlp_activation {self.mlp_activation!r}; choose one of "
+                                 f"{', '.join(ACTIVATIONS)}")
+            if not self.mlp_hidden or min(self.mlp_hidden) < 1:
+                raise ValueError(f"mlp_hidden needs at least one positive size, got {self.mlp_hidden}")
+            return
         if self.image_size % 2 ** N_POOLS:
-            raise ValueError(f"image_size must be a multiple of {2 ** N_POOLS}, got {self.image_size}")
+            raise ValueError(f"image_size must be a multiple of {2 ** N_POOLS} for the VGG16 encoder, got "
+                             f"{self.image_size} (architecture 'mlp' takes any size)")
         if self.image_size % 2 ** len(self.decoder_channels):
             raise ValueError(f"{len(self.decoder_channels)} decoder stages cannot reach {self.image_size} px")
 
@@ -68,26 +89,38 @@ class VAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "VAEConfig":
-        d = dict(d)
-        for key in ("decoder_channels", "prior_hidden"):
+        d = dict(d)   # fields added later (architecture, mlp_*) take their defaults when absent
+        for key in ("decoder_channels", "prior_hidden", "mlp_hidden"):
             if key in d:
                 d[key] = tuple(d[key])
         return cls(**d)
 
 
+def _mlp(sizes: tuple[int, ...], activation: str) -> nn.Sequential:
+    """Linear layers through `sizes`, each followed by the activation."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers)
+
+
 class Encoder(nn.Module):
-    """q(z|x): VGG16 trunk, flattened, then linear heads to the mean and log-variance."""
+    """q(z|x): VGG16 trunk (or an MLP), flattened, then linear heads to the mean and log-variance."""
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
-        self.vgg = VGG16Trunk(cfg.width, cfg.channels)
-        side = cfg.image_size // 2 ** N_POOLS
-        n_in = self.vgg.out_channels * side * side
+        if cfg.architecture == "mlp":
+            self.mlp = _mlp((cfg.channels * cfg.image_size ** 2, *cfg.mlp_hidden), cfg.mlp_activation)
+            n_in = cfg.mlp_hidden[-1]
+        else:
+            self.vgg = VGG16Trunk(cfg.width, cfg.channels)
+            side = cfg.image_size // 2 ** N_POOLS
+            n_in = self.vgg.out_channels * side * side
         self.mean = nn.Linear(n_in, cfg.latent_dim)
         self.logvar = nn.Linear(n_in, cfg.latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.vgg(x).flatten(1)
+        h = self.mlp(x.flatten(1)) if hasattr(self, "mlp") else self.vgg(x).flatten(1)
         return self.mean(h), self.logvar(h)
 
 
@@ -118,6 +151,26 @@ class Decoder(nn.Module):
         return self.body(h)
 
 
+class MLPDecoder(nn.Module):
+    """p(x|z) mean for the `mlp` architecture: hidden layers in reverse order, then a linear map
+    to the image, shaped (C, S, S) like the conv decoder's output. No normalisation layers, for
+    the same per-sample Jacobian reason as Decoder."""
+
+    def __init__(self, cfg: VAEConfig):
+        super().__init__()
+        hidden = tuple(reversed(cfg.mlp_hidden))
+        self.shape = (cfg.channels, cfg.image_size, cfg.image_size)
+        self.body = _mlp((cfg.latent_dim, *hidden), cfg.mlp_activation)
+        self.out = nn.Linear(hidden[-1], cfg.channels * cfg.image_size ** 2)   # Gaussian mean
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(z)).view(-1, *self.shape)
+
+
+def make_decoder(cfg: VAEConfig) -> nn.Module:
+    return MLPDecoder(cfg) if cfg.architecture == "mlp" else Decoder(cfg)
+
+
 class VAE(nn.Module):
     """Encoder, decoder and hierarchical prior; `embed` gives the tracking descriptor."""
 
@@ -125,7 +178,7 @@ class VAE(nn.Module):
         super().__init__()
         self.cfg = cfg or VAEConfig()
         self.encoder = Encoder(self.cfg)
-        self.decoder = Decoder(self.cfg)
+        self.decoder = make_decoder(self.cfg)
         self.prior = HierarchicalPrior(self.cfg.latent_dim, self.cfg.zeta_dim, self.cfg.prior_hidden)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

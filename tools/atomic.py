@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -41,3 +42,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_open(path, "wb") as fh:
         fh.write(data)
+
+
+def remove_stale_temps(path: str | Path, older_than: float) -> list[Path]:
+    """Delete what atomic_open left beside `path` when its process was killed mid-write.
+
+    Only temporaries last modified before `older_than` (a time.time() value, normally when the
+    caller started) go: a live writer's temporary is newer, so a concurrent run is not disturbed.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            pass  # another process cleaned it up first
+    return removed

@@ -8,6 +8,8 @@ from __future__ import annotations
 import configparser
 import io
 import math
+import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,11 @@ from tools.errors import InputError
 
 # Minimum column counts: frame, id, x, y, w, h, then conf for detections.
 _MIN_COLS = {"det": 7, "gt": 6, "results": 6}
+# Bounds that keep hostile numbers from turning into huge allocations or integer overflow later
+# (per-frame index lists, TrackEval's per-frame arrays, int64/int32 id casts): ten million
+# frames is over three days at 30 fps; ids must fit a signed 32-bit integer.
+MAX_LENGTH = 10_000_000
+MAX_ID = 2**31 - 1
 
 
 @dataclass
@@ -41,12 +48,7 @@ def read_mot_file(path: str | Path, kind: str = "det") -> MotRows:
     path = Path(path)
     if kind not in _MIN_COLS:
         raise ValueError(f"unknown MOT file kind {kind!r}")
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read: {exc}") from None
+    text = read_text(path)
     rows: list[list[float]] = []
     lines: list[int] = []
     min_cols = _MIN_COLS[kind]
@@ -72,6 +74,28 @@ def read_mot_file(path: str | Path, kind: str = "det") -> MotRows:
     return MotRows(data, np.asarray(lines, dtype=np.int64), path)
 
 
+def read_text(path: Path) -> str:
+    """A text file as UTF-8 (a BOM is dropped) with universal newlines; bytes that are not UTF-8
+    are an InputError naming their line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a file") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = len(_NEWLINE.split(data[:exc.start]))
+        raise InputError(path, f"not a text file: byte 0x{data[exc.start]:02x} is not UTF-8", line) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
 def _is_float(text: str) -> bool:
     try:
         float(text)
@@ -84,8 +108,13 @@ def _check_row(values: list[float], kind: str, path: Path, number: int) -> None:
     frame = values[0]
     if not math.isfinite(frame) or frame != int(frame) or frame < 1:
         raise InputError(path, f"frame must be a positive integer, got {values[0]:g}", number)
+    if frame > MAX_LENGTH:
+        raise InputError(path, f"frame {values[0]:g} is beyond the largest sequence length this "
+                               f"tool accepts ({MAX_LENGTH:,})", number)
     if not math.isfinite(values[1]) or values[1] != int(values[1]):
         raise InputError(path, f"id must be an integer, got {values[1]:g}", number)
+    if abs(values[1]) > MAX_ID:
+        raise InputError(path, f"id {values[1]:g} is out of range (|id| <= {MAX_ID})", number)
     box = values[2:6]
     if not all(math.isfinite(v) for v in box):
         raise InputError(path, "box has a NaN or infinite value", number)
@@ -127,30 +156,75 @@ _SEQINFO_KEYS = {"name": str, "frameRate": float, "seqLength": int, "imWidth": i
 
 def read_seqinfo(path: str | Path) -> SeqInfo:
     path = Path(path)
+    text = read_text(path)
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keys are case-sensitive camelCase
     try:
-        parser.read_string(path.read_text(), source=str(path))
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
+        parser.read_string(text, source=str(path))
+    except configparser.MissingSectionHeaderError as exc:
+        raise InputError(path, "not an ini file: no [section] header before the first key",
+                         exc.lineno) from None
+    except configparser.ParsingError as exc:
+        line, content = exc.errors[0] if getattr(exc, "errors", None) else (None, "''")
+        content = re.sub(r"\\n'$", "'", content)
+        raise InputError(path, f"not an ini file: cannot parse {content}", line) from None
     except configparser.Error as exc:
         line = getattr(exc, "lineno", None)
-        raise InputError(path, f"not an ini file: {exc.message.splitlines()[0]}", line) from None
+        first = (exc.message.splitlines() or [type(exc).__name__])[0]
+        first = re.sub(r"^While reading from .*?\[line\s*\d+\]: ", "", first)
+        raise InputError(path, f"not an ini file: {first}", line) from None
     if "Sequence" not in parser:
         raise InputError(path, "missing [Sequence] section")
     sec = parser["Sequence"]
     values = {}
     for key, cast in _SEQINFO_KEYS.items():
         if key not in sec:
-            raise InputError(path, f"missing key {key!r} in [Sequence]")
+            raise InputError(path, f"missing key {key!r} in [Sequence]", _section_line(text, "Sequence"))
         try:
             values[key] = cast(sec[key])
         except ValueError:
-            raise InputError(path, f"key {key!r} is not a {cast.__name__}: {sec[key]!r}") from None
-        if cast is not str and values[key] <= 0:
-            raise InputError(path, f"key {key!r} must be positive, got {sec[key]}")
+            raise InputError(path, f"key {key!r} is not a {cast.__name__}: {sec[key]!r}",
+                             _key_line(text, "Sequence", key)) from None
+        if cast is not str and not (math.isfinite(values[key]) and values[key] > 0):
+            raise InputError(path, f"key {key!r} must be a positive number, got {sec[key]!r}",
+                             _key_line(text, "Sequence", key))
+    if values["seqLength"] > MAX_LENGTH:
+        raise InputError(path, f"seqLength {values['seqLength']:,} is beyond the largest this tool "
+                               f"accepts ({MAX_LENGTH:,})", _key_line(text, "Sequence", "seqLength"))
+    im_dir, im_ext = sec.get("imDir", "img1"), sec.get("imExt", ".jpg")
+    # imDir and imExt become paths under the sequence folder: keep them there.
+    for key, value in (("name", values["name"]), ("imDir", im_dir), ("imExt", im_ext)):
+        parts = value.replace("\\", "/").split("/")
+        escapes = key != "name" and (value.startswith(("/", "\\")) or ".." in parts)
+        if "\0" in value or escapes or (key == "imExt" and len(parts) > 1):
+            raise InputError(path, f"key {key!r} must name something inside the sequence folder, "
+                                   f"got {value!r}", _key_line(text, "Sequence", key))
     return SeqInfo(values["name"], values["frameRate"], values["seqLength"], values["imWidth"],
-                   values["imHeight"], sec.get("imDir", "img1"), sec.get("imExt", ".jpg"))
+                   values["imHeight"], im_dir, im_ext)
+
+
+def _section_line(text: str, section: str) -> int | None:
+    """1-based line of the `[section]` header, for errors about what the section lacks."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        match = configparser.ConfigParser.SECTCRE.match(raw.strip())
+        if match and match.group("header") == section:
+            return number
+    return None
+
+
+def _key_line(text: str, section: str, key: str) -> int | None:
+    """1-based line where `key` is set inside `[section]`, else in [DEFAULT], which configparser
+    falls back to (it keeps no line numbers itself)."""
+    pattern = re.compile(rf"\s*{re.escape(key)}\s*[=:]")
+    for wanted in (section, "DEFAULT"):
+        inside = False
+        for number, raw in enumerate(text.split("\n"), start=1):
+            match = configparser.ConfigParser.SECTCRE.match(raw.strip())
+            if match:
+                inside = match.group("header") == wanted
+            elif inside and pattern.match(raw):
+                return number
+    return None
 
 
 def write_seqinfo(path: str | Path, info: SeqInfo) -> None:
@@ -178,21 +252,77 @@ def read_npy_detections(path: str | Path) -> MotRows:
     """DeepSORT's detection file: 10 MOT columns followed by the appearance feature."""
     path = Path(path)
     try:
-        arr = np.load(path, allow_pickle=False)
+        with open(path, "rb") as fh:
+            _npy_header(path, fh)
+            fh.seek(0)
+            arr = np.lib.format.read_array(fh, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(path, f"not a NumPy array file: {exc}") from None
-    if arr.ndim != 2 or arr.shape[1] < 10 or not np.issubdtype(arr.dtype, np.number):
-        raise InputError(path, f"expected a 2-D numeric array with at least 10 columns, got "
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a file") from None
+    except _NPY_ERRORS as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise InputError(path, f"not a NumPy array file: {first}") from None
+    if arr.ndim != 2 or arr.shape[1] < 10 or not np.issubdtype(arr.dtype, np.number) \
+            or np.issubdtype(arr.dtype, np.complexfloating):
+        raise InputError(path, f"expected a 2-D real numeric array with at least 10 columns, got "
                                f"shape {arr.shape} dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
-    for i, row in enumerate(arr):
-        if not np.isfinite(row).all():
+    bad = _bad_rows(arr)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        if not np.isfinite(arr[i]).all():
             raise InputError(path, "row has a NaN or infinite value", i + 1)
-        _check_row(list(row[:7]), "det", path, i + 1)
-    feature = arr[:, 10:].astype(np.float32) if arr.shape[1] > 10 else None
+        _check_row(arr[i, :7].tolist(), "det", path, i + 1)
+        raise InputError(path, "row is not a valid detection", i + 1)  # _check_row always raises here
+    feature = None
+    if arr.shape[1] > 10:
+        with np.errstate(over="ignore"):
+            feature = arr[:, 10:].astype(np.float32)
+        overflow = ~np.isfinite(feature).all(axis=1)
+        if overflow.any():
+            i = int(np.flatnonzero(overflow)[0])
+            raise InputError(path, "feature value beyond the float32 range the tracker computes in", i + 1)
     return MotRows(arr[:, :10].copy(), np.arange(1, len(arr) + 1), path, feature)
+
+
+# What NumPy's .npy reader raises on a damaged file: its header is parsed with ast and tokenize.
+_NPY_ERRORS = (ValueError, TypeError, OSError, EOFError, SyntaxError, RecursionError,
+               tokenize.TokenError, UnicodeDecodeError)
+
+
+def _npy_header(path: Path, fh) -> tuple[tuple[int, ...], np.dtype]:
+    """Read and check the .npy header before any data: the shape must fit in the file, so a
+    forged header cannot make NumPy allocate terabytes, and object arrays are refused."""
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(fh)
+    else:
+        raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    if dtype.hasobject:
+        raise ValueError("the array holds Python objects (pickled data), not numbers")
+    if any(n < 0 for n in shape):
+        raise ValueError(f"negative size in shape {shape}")
+    need = math.prod(shape) * dtype.itemsize
+    have = path.stat().st_size - fh.tell()
+    if need > have:
+        raise ValueError(f"the header promises shape {shape} ({need:,} bytes), the file holds "
+                         f"{have:,} bytes after it (truncated?)")
+    return shape, dtype
+
+
+def _bad_rows(arr: np.ndarray) -> np.ndarray:
+    """Rows _check_row would reject (plus any non-finite value), without a Python loop per row."""
+    frame, ident, w, h = arr[:, 0], arr[:, 1], arr[:, 4], arr[:, 5]
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(arr).all(axis=1)
+        ok &= (frame == np.floor(frame)) & (frame >= 1) & (frame <= MAX_LENGTH)
+        ok &= (ident == np.floor(ident)) & (np.abs(ident) <= MAX_ID)
+        ok &= (w > 0) & (h > 0)
+    return ~ok
 
 
 def write_npy_detections(path: str | Path, rows: np.ndarray, feature: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """Running a tracker over a sequence: detections in, MOTChallenge result rows out."""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from tools.atomic import remove_stale_temps
 from tools.errors import InputError
 from tools.motformat import MotRows, write_results
 from tools.sequence import Sequence, frame_slices
@@ -25,6 +27,7 @@ class RunConfig:
     sort: SortParams = field(default_factory=SortParams)
     deepsort: DeepSortParams = field(default_factory=DeepSortParams)
     filter: DetectionFilter = field(default_factory=DetectionFilter)
+    descriptor: dict = field(default_factory=dict)  # keyword options of the descriptor (e.g. hist bins)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,6 +40,7 @@ class SequenceResult:
     rows: np.ndarray  # (K, 6) frame, id, x, y, w, h
     tracker_seconds: float
     total_seconds: float
+    damaged: list = field(default_factory=list)  # tools.frames.DamagedFrames: frames tracked without an image
 
 
 def make_tracker(cfg: RunConfig):
@@ -49,9 +53,15 @@ def make_tracker(cfg: RunConfig):
 
 def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = None,
                    video_path: Path | None = None, progress: bool = True,
-                   position: int = 0) -> SequenceResult:
-    """Track every frame 1..seqLength of `seq` (frames without detections included)."""
+                   position: int = 0, strict: bool = False) -> SequenceResult:
+    """Track every frame 1..seqLength of `seq` (frames without detections included).
+
+    A frame whose image is missing or unreadable (or lies past the end of a video that stops
+    early) is tracked on its detections alone, without appearance features, with a warning and
+    a record in the result's `damaged`; with strict=True it is an InputError instead.
+    """
     from appearance.descriptor import create
+    from tools.frames import iter_frames
 
     t_start = time.perf_counter()
     rows = detections if detections is not None else seq.detections()
@@ -64,14 +74,18 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
             use_file_features = rows.feature is not None
         else:
             try:
-                descriptor = create(cfg.appearance)
+                descriptor = create(cfg.appearance, cfg.descriptor)
             except KeyError as exc:
                 raise InputError(None, str(exc.args[0])) from None
     want_frames = descriptor is not None or video_path is not None
     if want_frames and not seq.has_frames:
         raise InputError(seq.root, "the sequence has no frames (no img1/ folder and no video file), "
                                    "but the appearance descriptor or --save-video needs them")
-    frames = seq.frames() if want_frames else ((f, None) for f in range(1, seq.info.length + 1))
+    damaged: list = []
+    if want_frames:
+        frames = iter_frames(seq, strict, damaged, warn=lambda line: tqdm.write(line, file=sys.stderr))
+    else:
+        frames = ((f, None) for f in range(1, seq.info.length + 1))
     writer = painter = None
     if video_path is not None:
         import cv2
@@ -93,20 +107,25 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
         if cfg.tracker == "deepsort":
             dets = _with_features(dets, rows, idx, use_file_features)
             dets = cfg.filter(dets)
-            if descriptor is not None:
+            if descriptor is not None and image is not None:
                 dets.feature = descriptor.embed(image, dets.tlwh) if len(dets) else np.zeros((0, descriptor.dim), np.float32)
+            elif descriptor is not None:
+                dets.feature = None  # no image, no appearance: this frame matches on motion alone
         t0 = time.perf_counter()
         tracks = tracker.update(dets)
         tracker_seconds += time.perf_counter() - t0
         out.extend((frame_no, tid, *box) for tid, box in tracks)
         if writer is not None:
+            if image is None:  # keep the video's timing: a black frame with the boxes
+                image = np.zeros((seq.info.height, seq.info.width, 3), np.uint8)
             writer.write(painter.draw(image, tracks, f"{seq.name} {frame_no}"))
     bar.close()
     if writer is not None:
         writer.release()
         tmp_video.replace(video_path)
     result = np.array(out, dtype=np.float64).reshape(-1, 6)
-    return SequenceResult(seq.name, seq.info.length, result, tracker_seconds, time.perf_counter() - t_start)
+    return SequenceResult(seq.name, seq.info.length, result, tracker_seconds, time.perf_counter() - t_start,
+                          damaged)
 
 
 def _with_features(dets: Detections, rows: MotRows, idx: np.ndarray, use_file_features: bool) -> Detections:
@@ -116,10 +135,14 @@ def _with_features(dets: Detections, rows: MotRows, idx: np.ndarray, use_file_fe
 
 
 def run_and_write(seq: Sequence, cfg: RunConfig, out_dir: Path, detections_path: Path | None = None,
-                  save_video: bool = False, progress: bool = True, position: int = 0) -> SequenceResult:
+                  save_video: bool = False, progress: bool = True, position: int = 0,
+                  strict: bool = False) -> SequenceResult:
     """Track one sequence and write out_dir/data/<seq>.txt atomically (and a video if asked)."""
+    started = time.time()
     rows = seq.detections(detections_path) if detections_path else seq.detections()
     video = out_dir / "video" / f"{seq.name}.mp4" if save_video else None
-    result = track_sequence(seq, cfg, rows, video, progress, position)
-    write_results(out_dir / "data" / f"{seq.name}.txt", result.rows)
+    result = track_sequence(seq, cfg, rows, video, progress, position, strict)
+    target = out_dir / "data" / f"{seq.name}.txt"
+    write_results(target, result.rows)
+    remove_stale_temps(target, started)  # left by a run killed while writing this file
     return result

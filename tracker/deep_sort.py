@@ -36,8 +36,11 @@ class DeepSortParams:
 class DeepSort:
     """DeepSORT tracker. Call update() once per frame with that frame's (filtered) detections.
 
-    Detections without features are tracked on motion alone: every detection gets the same
-    feature, so appearance never separates candidates and gating plus IoU decide.
+    Detections without features (feature None) are tracked on motion alone: the appearance cost
+    of that frame is 0 for every pair, so gating plus IoU decide, and no feature enters a gallery.
+    A whole run without features is motion-only DeepSORT; a single frame without them (its image
+    was unreadable) leaves the galleries as they were. A confirmed track with an empty gallery
+    (all its matches came in such frames) likewise costs 0 until it gets a feature.
     """
 
     def __init__(self, params: DeepSortParams | None = None, **overrides) -> None:
@@ -61,8 +64,6 @@ class DeepSort:
     def update(self, detections: Detections) -> list[tuple[int, np.ndarray]]:
         """Predict, associate and update; returns (id, tlwh) of confirmed tracks seen within a frame."""
         dets = detections
-        if dets.feature is None:
-            dets = Detections(dets.tlwh, dets.confidence, np.ones((len(dets), 1), np.float32))
         self._predict()
         matches, unmatched_tracks, unmatched_dets = self._match(dets)
         if matches:
@@ -96,7 +97,8 @@ class DeepSort:
         unconfirmed = np.flatnonzero(self.state != CONFIRMED)
         if len(confirmed) and n_det:
             cost = np.zeros((len(self.ids), n_det))
-            cost[confirmed] = self.gallery.distance(dets.feature, self.ids[confirmed])
+            if dets.feature is not None:
+                cost[confirmed] = self.gallery.distance(dets.feature, self.ids[confirmed])
             gate = kf.gating_distance(self.mean[confirmed], self.cov[confirmed], dets.xyah())
             cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
             matches_a, unmatched_a, unmatched_dets = matching_cascade(
@@ -132,8 +134,9 @@ class DeepSort:
 
     def _correct(self, t_idx: np.ndarray, d_idx: np.ndarray, dets: Detections) -> None:
         self.mean[t_idx], self.cov[t_idx] = kf.update(self.mean[t_idx], self.cov[t_idx], dets.xyah()[d_idx])
-        for t, d in zip(t_idx.tolist(), d_idx.tolist()):
-            self.pending[t].append(dets.feature[d])
+        if dets.feature is not None:
+            for t, d in zip(t_idx.tolist(), d_idx.tolist()):
+                self.pending[t].append(dets.feature[d])
         self.hits[t_idx] += 1
         self.time_since_update[t_idx] = 0
         promote = t_idx[(self.state[t_idx] == TENTATIVE) & (self.hits[t_idx] >= self.params.n_init)]
@@ -156,7 +159,7 @@ class DeepSort:
         self.age = np.concatenate([self.age, np.ones(n, np.int64)])
         self.time_since_update = np.concatenate([self.time_since_update, np.zeros(n, np.int64)])
         self.state = np.concatenate([self.state, np.full(n, TENTATIVE, np.int64)])
-        self.pending += [[f] for f in dets.feature]
+        self.pending += [[] for _ in range(n)] if dets.feature is None else [[f] for f in dets.feature]
 
     def _keep(self, mask: np.ndarray) -> None:
         if mask.all():

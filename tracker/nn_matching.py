@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 METRICS = ("cosine", "euclidean")
+# Upper bound (roughly) on the values of one gallery-to-detections distance block: 4M float32
+# values, 16 MiB, where 1000 confirmed tracks x 100 samples x 1000 detections would be 400 MB.
+CHUNK_ELEMENTS = 1 << 22
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -48,22 +51,45 @@ class Gallery:
         self.samples = {k: self.samples[k] for k in active_ids if k in self.samples}
 
     def distance(self, features: np.ndarray, track_ids) -> np.ndarray:
-        """Cost matrix (len(track_ids), N): nearest gallery sample of each track to each feature."""
+        """Cost matrix (len(track_ids), N): nearest gallery sample of each track to each feature.
+
+        A track without samples costs 0 (its appearance is unknown; gating decides). Galleries
+        are taken in chunks so the (samples x N) distance block stays near CHUNK_ELEMENTS
+        values however many tracks and detections a frame has.
+        """
         track_ids = list(track_ids)
         n = len(features)
         cost = np.zeros((len(track_ids), n))
-        if not track_ids or n == 0:
+        rows = [i for i, t in enumerate(track_ids) if t in self.samples]
+        if not rows or n == 0:
             return cost
-        galleries = [self.samples[t] for t in track_ids]
-        sizes = np.array([len(g) for g in galleries])
-        stacked = np.concatenate(galleries)
         feats = np.asarray(features, dtype=np.float32)
         if self.metric == "cosine":
-            dist = 1.0 - stacked @ _normalise(feats).T
+            feats = _normalise(feats)
         else:
-            a2 = np.square(stacked).sum(axis=1)
             b2 = np.square(feats).sum(axis=1)
-            dist = np.clip(-2.0 * (stacked @ feats.T) + a2[:, None] + b2[None, :], 0.0, None)
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        cost[:] = np.minimum.reduceat(dist, starts, axis=0)
+        galleries = [self.samples[track_ids[i]] for i in rows]
+        sizes = np.array([len(g) for g in galleries])
+        # chunk boundaries over tracks: each chunk holds about CHUNK_ELEMENTS / N samples
+        per_chunk = max(1, CHUNK_ELEMENTS // n)
+        bounds = [0]
+        total = 0
+        for k, size in enumerate(sizes.tolist()):
+            total += size
+            if total >= per_chunk:
+                bounds.append(k + 1)
+                total = 0
+        if bounds[-1] != len(sizes):
+            bounds.append(len(sizes))
+        out = np.empty((len(rows), n))
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            stacked = np.concatenate(galleries[lo:hi])
+            if self.metric == "cosine":
+                dist = 1.0 - stacked @ feats.T
+            else:
+                a2 = np.square(stacked).sum(axis=1)
+                dist = np.clip(-2.0 * (stacked @ feats.T) + a2[:, None] + b2[None, :], 0.0, None)
+            starts = np.concatenate([[0], np.cumsum(sizes[lo:hi])[:-1]])
+            out[lo:hi] = np.minimum.reduceat(dist, starts, axis=0)
+        cost[rows] = out
         return cost

@@ -46,16 +46,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--etas", type=float, nargs="+", default=[300.0, 3000.0], help="FMVAE flatness weights")
     ap.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
     ap.add_argument("--max-distance", type=float, help="appearance gate (default: the metric's default)")
+    ap.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
+    ap.add_argument("--loo-etas", type=float, nargs="+",
+                    help="FMVAE flatness weights of the leave-one-out models (default: --etas)")
     ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-sequence-out models")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table.md)")
     args = ap.parse_args(argv)
 
+    loo_etas = args.etas if args.loo_etas is None else args.loo_etas
     root = Path(args.data_root)
     if not all((root / "train" / s).is_dir() or (root / s).is_dir() for s in SEQS):
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
         return 0
     work = Path(args.work)
-    crops, models, results = work / "crops", work / "models", work / "results"
+    crops, models, results = work / "crops", work / "models", work / f"results-{args.metric}"
     log: list[str] = []
     common = ["--data-root", str(root)]
     # 1. crops: detections of each sequence (no labels) and gt identities for the supervised one
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         plans.append((f"supervised-not-{held_out}", "supervised", 0.0, [str(crops / f"gt-{other}")], (held_out,)))
         if not args.no_loo:
             plans.append((f"vhp-vae-not-{held_out}", "vhp-vae", 0.0, [str(crops / f"det-{other}")], (held_out,)))
-            for eta in args.etas:
+            for eta in loo_etas:
                 plans.append((f"fmvae-eta{eta:g}-not-{held_out}", "fmvae", eta, [str(crops / f"det-{other}")], (held_out,)))
     for name, kind, eta, train_crops, _ in plans:
         out = models / name
@@ -84,36 +88,56 @@ def main(argv: list[str] | None = None) -> int:
                    "--steps", str(args.steps), "--seed", "0"]
             if kind == "fmvae":
                 cmd += ["--eta", f"{eta:g}"]
+            if args.threads:
+                cmd += ["--threads", str(args.threads)]
             if (out / "checkpoint.pt").is_file():
                 cmd.append("--resume")
             run(cmd, log)
             atomic_write_text(out / "done.json", json.dumps({"steps": args.steps}))
-    # 3. tracking runs: rows of the table
-    gate = ["--metric", args.metric] + (["--max-distance", str(args.max_distance)] if args.max_distance else [])
+    # 3. tracking runs: rows of the table. A learned descriptor's threshold is proposed without
+    # labels (`track calibrate` on the detections of the sequences it tracks), unless given.
+    def gate(spec: str, seqs: tuple[str, ...], name: str) -> list[str]:
+        flags = ["--metric", args.metric]
+        if args.max_distance is not None:
+            return flags + ["--max-distance", str(args.max_distance)]
+        report = work / "calibration" / f"{name}-{args.metric}.json"
+        if not report.is_file():
+            run(["calibrate", "--seq", *seqs, *common, "--appearance", spec, "--metric", args.metric,
+                 "--json", str(report), "--quiet"], log)
+        proposal = json.loads(report.read_text())["label-free"]["proposals"][0]["threshold"]
+        thresholds[name] = proposal
+        return flags + ["--max-distance", f"{proposal:.6g}"]
+
+    thresholds: dict[str, float] = {}
     rows: list[tuple[str, list[tuple[str, list[str]]]]] = [
         ("SORT", [("sort", ["--tracker", "sort"])]),
         ("DeepSORT motion-only", [("motion", ["--appearance", "none"])]),
-        ("DeepSORT + hist", [("hist", ["--appearance", "hist", *gate])]),
+        ("DeepSORT + hist", [("hist", ["--appearance", "hist", *gate("hist", SEQS, "hist")])]),
     ]
 
     def learned(label: str, name: str, kind: str, loo: bool) -> None:
         if loo:
-            runs = [(f"{name}-loo-{s}", ["--appearance", f"{kind}:{models / f'{name}-not-{s}' / 'checkpoint.pt'}", *gate], (s,))
-                    for s in SEQS]
+            runs = []
+            for s in SEQS:
+                spec = f"{kind}:{models / f'{name}-not-{s}' / 'checkpoint.pt'}"
+                runs.append((f"{name}-loo-{s}", ["--appearance", spec, *gate(spec, (s,), f"{name}-not-{s}")], (s,)))
             rows.append((label, runs))
         else:
-            rows.append((label, [(name, ["--appearance", f"{kind}:{models / name / 'checkpoint.pt'}", *gate])]))
+            spec = f"{kind}:{models / name / 'checkpoint.pt'}"
+            rows.append((label, [(name, ["--appearance", spec, *gate(spec, SEQS, name)])]))
 
     learned("DeepSORT + VHP-VAE", "vhp-vae", "vhp-vae", False)
     for eta in args.etas:
         learned(f"DeepSORT + FMVAE eta={eta:g}", f"fmvae-eta{eta:g}", "fmvae", False)
     if not args.no_loo:
         learned("DeepSORT + VHP-VAE (leave-one-out)", "vhp-vae", "vhp-vae", True)
-        for eta in args.etas:
+        for eta in loo_etas:
             learned(f"DeepSORT + FMVAE eta={eta:g} (leave-one-out)", f"fmvae-eta{eta:g}", "fmvae", True)
-    rows.append(("DeepSORT + supervised (other sequence's gt)",
-                 [(f"supervised-{s}", ["--appearance", f"supervised:{models / f'supervised-not-{s}' / 'checkpoint.pt'}", *gate], (s,))
-                  for s in SEQS]))
+    sup_runs = []
+    for s in SEQS:
+        spec = f"supervised:{models / f'supervised-not-{s}' / 'checkpoint.pt'}"
+        sup_runs.append((f"supervised-{s}", ["--appearance", spec, *gate(spec, (s,), f"supervised-not-{s}")], (s,)))
+    rows.append(("DeepSORT + supervised (other sequence's gt)", sup_runs))
     table = []
     for label, runs in rows:
         exp_names = []
@@ -141,11 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {label} | " + " | ".join(_fmt(c, s[c]) for c in COLUMNS) + " |")
     text = "\n".join(lines) + "\n"
     print("\n" + text)
-    out = Path(args.out) if args.out else work / "table.md"
+    out = Path(args.out) if args.out else work / f"table-{args.metric}.md"
     atomic_write_text(out, text)
-    atomic_write_text(work / "table.json", json.dumps({"summary": summary, "commands": log}, indent=2))
-    atomic_write_text(work / "commands.sh", "\n".join(log) + "\n")
-    print(f"wrote {out}, {work / 'table.json'} and {work / 'commands.sh'}")
+    atomic_write_text(work / f"table-{args.metric}.json", json.dumps({"summary": summary, "thresholds": thresholds,
+                                                       "commands": log}, indent=2))
+    atomic_write_text(work / f"commands-{args.metric}.sh", "\n".join(log) + "\n")
+    print(f"wrote {out}, {work / f'table-{args.metric}.json'} and {work / f'commands-{args.metric}.sh'}")
     return 0
 
 

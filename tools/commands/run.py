@@ -9,13 +9,9 @@ from pathlib import Path
 
 from tools.atomic import atomic_write_text
 from tools.errors import InputError
-from tools.runner import TRACKERS, RunConfig, run_and_write
+from tools.config import DEFAULT_MAX_DISTANCE, add_config_arguments, config_from_args  # noqa: F401
+from tools.runner import RunConfig, run_and_write
 from tools.sequence import Sequence, find_sequence, list_sequences
-from tracker import DeepSortParams, DetectionFilter, SortParams
-
-# Documented default thresholds per distance (cosine: DeepSORT's 0.2; squared Euclidean on
-# unit-free latents has no universal scale, so calibrate it for each descriptor).
-DEFAULT_MAX_DISTANCE = {"cosine": 0.2, "euclidean": 1.0}
 
 
 def register(sub) -> None:
@@ -28,26 +24,13 @@ def register(sub) -> None:
     what.add_argument("--all", action="store_true", help="every sequence under --data-root (optionally one --split)")
     what.add_argument("--split", help="with --all: only sequences under a folder of this name (e.g. train)")
     what.add_argument("--data-root", default="data", help="where sequences are looked up (default: %(default)s)")
+    what.add_argument("--video", metavar="FILE", type=Path,
+                      help="track a plain video (no MOT folder) with --detections FILE; writes "
+                           "EXPERIMENT/video/<name>.mp4 with the tracks drawn and EXPERIMENT/data/<name>.txt")
     what.add_argument("--detections", metavar="PATH",
                       help="replace det/det.txt: a MOT det file or DeepSORT .npy (one sequence), or a folder "
                            "of <seq>.npy / <seq>.txt files")
-    how = p.add_argument_group("tracker")
-    how.add_argument("--tracker", choices=TRACKERS, default="deepsort", help="default: %(default)s")
-    how.add_argument("--appearance", metavar="SPEC",
-                     help="DeepSORT descriptor: none (motion only), hist, or a registered name[:ARG]. "
-                          "Default: the features carried by the detection file, else none")
-    how.add_argument("--metric", choices=("cosine", "euclidean"), help="appearance distance (default: cosine)")
-    how.add_argument("--max-distance", type=float,
-                     help="appearance gate: cosine distance (default 0.2) or squared Euclidean (default 1.0)")
-    how.add_argument("--nn-budget", type=int, default=DeepSortParams.nn_budget, help="gallery size per track (default: %(default)s)")
-    how.add_argument("--max-age", type=int, help="frames a lost track is kept (default: sort 1, deepsort 30)")
-    how.add_argument("--min-hits", type=int, default=SortParams.min_hits, help="SORT: hits before a track is reported (default: %(default)s)")
-    how.add_argument("--iou-threshold", type=float, default=SortParams.iou_threshold, help="SORT: minimum IoU for a match (default: %(default)s)")
-    how.add_argument("--n-init", type=int, default=DeepSortParams.n_init, help="DeepSORT: hits before a track is confirmed (default: %(default)s)")
-    how.add_argument("--max-iou-distance", type=float, default=DeepSortParams.max_iou_distance, help="DeepSORT IoU stage gate (default: %(default)s)")
-    how.add_argument("--min-confidence", type=float, default=DetectionFilter.min_confidence, help="DeepSORT: drop weaker detections (default: %(default)s)")
-    how.add_argument("--min-height", type=float, default=DetectionFilter.min_height, help="DeepSORT: drop shorter boxes (default: %(default)s)")
-    how.add_argument("--nms-max-overlap", type=float, default=DetectionFilter.nms_max_overlap, help="DeepSORT: NMS overlap (default: %(default)s)")
+    add_config_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--experiment", help="results folder name (default: TRACKER-APPEARANCE)")
     out.add_argument("--results-root", default="results", help="default: %(default)s")
@@ -57,23 +40,27 @@ def register(sub) -> None:
     out.add_argument("--jobs", type=int, default=1, help="sequences tracked in parallel processes (default: %(default)s)")
     out.add_argument("--force", action="store_true", help="with --all: redo sequences that already have results")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
+    out.add_argument("--strict", action="store_true",
+                     help="stop (exit 2) at a missing or unreadable frame; by default such frames are "
+                          "tracked on their detections alone, with a warning and a note in run.json")
     p.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    metric = args.metric or "cosine"
-    max_age = args.max_age
-    sort = SortParams(max_age=1 if max_age is None else max_age, min_hits=args.min_hits,
-                      iou_threshold=args.iou_threshold)
-    deep = DeepSortParams(max_distance=args.max_distance if args.max_distance is not None else DEFAULT_MAX_DISTANCE[metric],
-                          metric=metric, nn_budget=args.nn_budget,
-                          max_iou_distance=args.max_iou_distance,
-                          max_age=30 if max_age is None else max_age, n_init=args.n_init)
-    filt = DetectionFilter(args.min_confidence, args.min_height, args.nms_max_overlap)
-    return RunConfig(args.tracker, args.appearance, sort, deep, filt)
+    """Defaults < --config FILE < flags (see tools/config.py)."""
+    return config_from_args(args)
 
 
 def _sequences(args: argparse.Namespace) -> list[Sequence]:
+    video = getattr(args, "video", None)
+    if video is not None:
+        if args.all or args.seq:
+            raise InputError(None, "give one of --seq NAME ..., --all or --video FILE")
+        if not args.detections:
+            raise InputError(video, "--video needs --detections FILE (MOT det rows or a DeepSORT .npy)")
+        from tools.video import open_video
+
+        return [open_video(video)]
     if args.all == bool(args.seq):
         raise InputError(None, "give either --seq NAME ... or --all")
     if args.all:
@@ -102,6 +89,8 @@ def _detection_path(args: argparse.Namespace, seq: Sequence, n_seqs: int) -> Pat
 
 def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)
+    if getattr(args, "video", None) is not None:
+        args.save_video = True  # the annotated video is what --video is for
     seqs = _sequences(args)
     if args.experiment:
         experiment = args.experiment
@@ -122,21 +111,24 @@ def run(args: argparse.Namespace) -> int:
             if len(todo) < len(seqs):
                 print(f"skipping {len(seqs) - len(todo)} finished sequence(s); --force redoes them")
     out_dir.mkdir(parents=True, exist_ok=True)
+    record["damaged_frames"] = _previous_damage(manifest_path, record, seqs, todo)
     atomic_write_text(manifest_path, json.dumps(record, indent=2, default=str))
     progress = not args.quiet
     results = []
     if args.jobs > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             futures = [pool.submit(run_and_write, s, cfg, out_dir, det_paths[s.name], args.save_video,
-                                   progress, i) for i, s in enumerate(todo)]
+                                   progress, i, args.strict) for i, s in enumerate(todo)]
             results = [f.result() for f in futures]
     else:
         for s in todo:
-            results.append(run_and_write(s, cfg, out_dir, det_paths[s.name], args.save_video, progress))
+            results.append(run_and_write(s, cfg, out_dir, det_paths[s.name], args.save_video, progress,
+                                         0, args.strict))
     for r in results:
         fps = r.frames / r.tracker_seconds if r.tracker_seconds > 0 else float("inf")
         print(f"{r.name}: {r.frames} frames, {len(r.rows)} boxes, tracker {fps:,.0f} frames/s "
               f"-> {out_dir / 'data' / (r.name + '.txt')}")
+    _report_damage(manifest_path, record, results)
     with_gt = [s for s in seqs if s.has_gt]
     if with_gt and not args.no_eval:
         _evaluate(out_dir, with_gt, args.benchmark)
@@ -154,3 +146,30 @@ def _evaluate(out_dir: Path, seqs: list[Sequence], benchmark: str | None) -> Non
     print(format_table(summary))
     write_summary(summary, json_path=out_dir / "summary.json", csv_path=out_dir / "summary.csv",
                   md_path=out_dir / "summary.md")
+
+
+def _previous_damage(manifest_path: Path, record: dict, seqs: list[Sequence], todo: list[Sequence]) -> dict:
+    """Damaged-frame notes of the sequences this run skips, kept from the previous run.json."""
+    skipped = {s.name for s in seqs} - {s.name for s in todo}
+    if not skipped or not manifest_path.is_file():
+        return {}
+    try:
+        previous = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, OSError):
+        return {}
+    if not isinstance(previous, dict) or previous.get("config") != record["config"]:
+        return {}
+    notes = previous.get("damaged_frames")
+    return {k: v for k, v in notes.items() if k in skipped} if isinstance(notes, dict) else {}
+
+
+def _report_damage(manifest_path: Path, record: dict, results: list) -> None:
+    """Say which frames had no image (tracked on detections alone) and note them in run.json."""
+    for r in results:
+        record["damaged_frames"].pop(r.name, None)
+        if r.damaged:
+            frames = sum(d.count for d in r.damaged)
+            print(f"{r.name}: {frames} frame(s) had no image and were tracked on their detections only: "
+                  + "; ".join(d.describe() for d in r.damaged), file=sys.stderr)
+            record["damaged_frames"][r.name] = [d.to_dict() for d in r.damaged]
+    atomic_write_text(manifest_path, json.dumps(record, indent=2, default=str))

@@ -55,6 +55,11 @@ def register(subparsers) -> None:
                      help="decoder stage channels (cpu 128 64 32 16 8, paper 256 128 64 32 16)")
     net.add_argument("--prior-hidden", type=int, nargs="+", metavar="H",
                      help="hidden sizes of the prior's MLPs (default 512 512)")
+    net.add_argument("--arch", choices=("vgg", "mlp"),
+                     help="vgg: VGG16 encoder + conv decoder, crops a multiple of 32 px (default); mlp: "
+                          "fully connected networks for small images such as `track pendulum`'s 16x16")
+    net.add_argument("--mlp-hidden", type=int, nargs="+", metavar="H",
+                     help="--arch mlp: hidden layer sizes, mirrored in the decoder (default 512 512)")
     run = p.add_argument_group("running")
     run.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints (default 200)")
     run.add_argument("--device", choices=("cpu", "cuda"), help="default: cpu")
@@ -67,7 +72,8 @@ def _changes(args: argparse.Namespace) -> dict:
     """The options given on the command line (None where left out), as TrainConfig fields."""
     overrides = {k: v for k, v in (("latent_dim", args.latent_dim), ("width", args.width),
                                    ("decoder_channels", args.decoder_channels),
-                                   ("prior_hidden", args.prior_hidden)) if v is not None}
+                                   ("prior_hidden", args.prior_hidden), ("architecture", args.arch),
+                                   ("mlp_hidden", args.mlp_hidden)) if v is not None}
     return {
         "model": args.model,
         "crops": None if args.crops is None else [str(c) for c in args.crops],
