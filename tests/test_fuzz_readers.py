@@ -33,8 +33,12 @@ from tests.conftest import write_sequence
 from tests.fuzzing import TALLY, write_report
 from tools.errors import InputError
 from tools.evaluation import COLUMNS, COMBINED, evaluate
-from tools.motformat import MAX_ID, MAX_LENGTH, read_seqinfo, write_seqinfo, SeqInfo
+from tools.motformat import MAX_COORD, MAX_ID, MAX_LENGTH, SeqInfo, read_seqinfo, write_seqinfo
 from tools.sequence import Sequence
+
+# A reader's warning (an overflow, NumPy's notes on odd headers, TrackEval's NaNs) counts as a
+# failure too: bad input must be refused, not half-handled.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning", "error::UserWarning")
 
 NORMAL_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))
 SLOW_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10000"))
@@ -111,7 +115,7 @@ def check_rows(rows, kind: str, n_content: int | None) -> None:
         assert np.isfinite(d[:, :6]).all()
         assert np.all(d[:, 0] == np.floor(d[:, 0])) and d[:, 0].min() >= 1 and d[:, 0].max() <= LENGTH
         assert np.all(d[:, 1] == np.floor(d[:, 1])) and np.abs(d[:, 1]).max() <= MAX_ID
-        assert (d[:, 4] > 0).all() and (d[:, 5] > 0).all()
+        assert (d[:, 4] > 0).all() and (d[:, 5] > 0).all() and np.abs(d[:, 2:6]).max() <= MAX_COORD
         x, y, w, h = d[:, 2], d[:, 3], d[:, 4], d[:, 5]
         assert ((x + w > 0) & (y + h > 0) & (x < WIDTH) & (y < HEIGHT)).all()
         if kind == "det":
@@ -630,3 +634,81 @@ def test_fuzz_results_for_track_eval_slow(eval_dirs, data, benchmark):
 @given(data=toml_text())
 def test_fuzz_toml_config_slow(ini_folder, data):
     check_toml(ini_folder, data)
+
+
+# ---------------------------------------------------------------- regressions: what fuzzing found
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _signalling_nan_rows() -> bytes:
+    rows = valid_npy_rows(np.random.default_rng(0), 2, 2).astype(np.float32)
+    raw = bytearray(_npy(rows))
+    raw[-4:] = (0x7FA00000).to_bytes(4, "little")  # a float32 signalling NaN in the last feature
+    return bytes(raw)
+
+
+def _zip_bytes() -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, a=np.zeros((2, 10)))
+    return buf.getvalue()
+
+
+GOOD_NPY = _npy(valid_npy_rows(np.random.default_rng(0), 3, 2))
+NPY_REGRESSIONS = {
+    # each was an unhandled exception (or a silent bad value) before the reader was fixed
+    "npz-under-npy-name": (_zip_bytes(), "magic string"),  # AttributeError: NpzFile has no ndim
+    "header-promises-terabytes": (GOOD_NPY.replace(b"(3, 12)", b"(99999999999, 12)"), "truncated"),  # MemoryError
+    "header-unclosed-brace": (GOOD_NPY[:10] + GOOD_NPY[10:].replace(b"}", b" ", 1), "not a NumPy array file"),  # tokenize.TokenError
+    "feature-beyond-float32": (_npy(np.concatenate([valid_npy_rows(np.random.default_rng(0), 1, 0),
+                                                    [[1e300]]], axis=1)), "float32"),  # inf features accepted
+    "signalling-nan": (_signalling_nan_rows(), "NaN"),  # RuntimeWarning: invalid value in cast
+    "huge-frame": (_npy(np.array([[1e300, -1, 10, 10, 30, 60, 0.9, -1, -1, -1]])), "beyond"),  # accepted, overflowed later
+}
+
+
+@pytest.mark.parametrize("case", list(NPY_REGRESSIONS))
+def test_npy_regressions_found_by_fuzzing(seq, case):
+    data, message = NPY_REGRESSIONS[case]
+    path = seq.root / "det" / "det.npy"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message) as err:
+        seq.detections(path)
+    assert err.value.path == str(path) and "\n" not in str(err.value)
+
+
+TEXT_REGRESSIONS = {
+    # (file, content, message, line)
+    "seqinfo-not-utf8": ("seqinfo.ini", b"\xff\xfe[Sequence]\n", "not UTF-8", 1),  # UnicodeDecodeError
+    "seqinfo-nan-rate": ("seqinfo.ini", b"[Sequence]\nname=a\nframeRate=nan\nseqLength=3\nimWidth=3\n"
+                         b"imHeight=3\n", "frameRate", 3),  # NaN frame rate accepted
+    "seqinfo-huge-length": ("seqinfo.ini", b"[Sequence]\nname=a\nframeRate=1\nseqLength=99999999999\n"
+                            b"imWidth=3\nimHeight=3\n", "seqLength", 4),  # later a 800 GB index
+    "seqinfo-imdir-outside": ("seqinfo.ini", b"[Sequence]\nname=a\nimDir=../../etc\nframeRate=1\n"
+                              b"seqLength=3\nimWidth=3\nimHeight=3\n", "inside the sequence folder", 3),
+    "det-huge-id": ("det.txt", b"1,1e300,1,1,1,1,1\n", "out of range", 1),  # int64 overflow later
+    "det-huge-box": ("det.txt", b"1,-1,1,1,1e308,1e308,1\n", "beyond", 1),  # w*h overflow in IoU
+    "det-not-utf8": ("det.txt", b"1,-1,1,1,1,1,1\n\xff\n", "not UTF-8", 2),
+}
+
+
+@pytest.mark.parametrize("case", list(TEXT_REGRESSIONS))
+def test_text_regressions_found_by_fuzzing(tmp_path, case):
+    from tools.motformat import read_mot_file
+
+    name, data, message, line = TEXT_REGRESSIONS[case]
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message) as err:
+        read_seqinfo(path) if name == "seqinfo.ini" else read_mot_file(path, "det")
+    assert err.value.path == str(path) and err.value.line == line
+
+
+def test_seqinfo_that_is_a_folder_is_an_input_error(tmp_path):
+    (tmp_path / "seqinfo.ini").mkdir()  # was IsADirectoryError
+    with pytest.raises(InputError, match="is a folder"):
+        read_seqinfo(tmp_path / "seqinfo.ini")

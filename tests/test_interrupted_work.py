@@ -142,7 +142,12 @@ def test_train_killed_five_times_and_resumed_equals_an_uninterrupted_run(crop_ca
 
     rng = random.Random(kill_seed())
     reference = tmp_path / "reference"
-    finish(track_process("train", "--crops", crop_cache, "--out", reference, *TRAIN_FLAGS))
+    t0 = time.monotonic()
+    proc = track_process("train", "--crops", crop_cache, "--out", reference, *TRAIN_FLAGS)
+    while not (reference / "checkpoint.pt").exists() and proc.poll() is None:
+        time.sleep(0.005)
+    start_up = time.monotonic() - t0  # until the first checkpoint: imports, data, step 1
+    finish(proc)
 
     out = tmp_path / "killed"
     ckpt = out / "checkpoint.pt"
@@ -162,7 +167,7 @@ def test_train_killed_five_times_and_resumed_equals_an_uninterrupted_run(crop_ca
             while not list(out.glob(".checkpoint.pt.*.tmp")):
                 assert proc.poll() is None and time.monotonic() < deadline
         elif saves == 0:
-            delay = rng.uniform(0.0, 3.0)  # during start-up or the first steps
+            delay = rng.uniform(0.0, start_up)  # during start-up or the first step
             time.sleep(delay)
         else:
             _wait_for_saves(proc, ckpt, saves, seen)
@@ -190,6 +195,9 @@ def test_train_killed_five_times_and_resumed_equals_an_uninterrupted_run(crop_ca
 # ---------------------------------------------------------------- track run --all
 
 
+SEQS = 8
+
+
 def _results(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.txt"))}
 
@@ -199,9 +207,9 @@ def _inodes(folder: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def four_sequences(tmp_path_factory) -> Path:
+def synth_sequences(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runall") / "synth"
-    assert main(["synth", "--out", str(root), "--sequences", "4", "--frames", "150", "--width", "320",
+    assert main(["synth", "--out", str(root), "--sequences", str(SEQS), "--frames", "200", "--width", "320",
                  "--height", "240", "--seed", "3"]) == 0
     return root
 
@@ -212,41 +220,45 @@ def run_all_args(data: Path, results: Path, experiment: str, *extra) -> list[str
 
 
 @pytest.mark.slow
-def test_run_all_killed_mid_way_then_rerun(four_sequences, tmp_path, capsys):
-    rng = random.Random(kill_seed())
+def test_run_all_killed_mid_way_then_rerun(synth_sequences, tmp_path, capsys):
+    with capsys.disabled():
+        rng = random.Random(kill_seed())
     results = tmp_path / "results"
-    assert main(run_all_args(four_sequences, results, "reference")) == 0
+    t0 = time.perf_counter()
+    assert main(run_all_args(synth_sequences, results, "reference")) == 0
+    per_sequence = (time.perf_counter() - t0) / SEQS
     reference = _results(results / "reference" / "data")
-    assert len(reference) == 4
+    assert len(reference) == SEQS
 
     data = results / "killed" / "data"
-    proc = track_process(*run_all_args(four_sequences, results, "killed", "--jobs", "2"))
+    proc = track_process(*run_all_args(synth_sequences, results, "killed", "--jobs", "2"))
     deadline = time.monotonic() + 300
     while not list(data.glob("*.txt")):
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
         time.sleep(0.005)
-    time.sleep(rng.uniform(0.0, 0.3))
+    time.sleep(rng.uniform(0.0, 0.3 * per_sequence))  # the other worker may finish meanwhile
     kill(proc)
     done = _results(data)
-    print(f"killed with {len(done)} of 4 sequences finished: {sorted(done)}; "
-          f"leftover temporaries: {sorted(p.name for p in data.glob('.*.tmp'))}")
-    assert 1 <= len(done) < 4, f"kill came too late to test anything: {sorted(done)}"
+    with capsys.disabled():
+        print(f"killed with {len(done)} of {SEQS} sequences finished: {sorted(done)}; "
+              f"leftover temporaries: {sorted(p.name for p in data.glob('.*.tmp'))}")
+    assert 1 <= len(done) < SEQS, f"kill came too late to test anything: {sorted(done)}"
     for name, content in done.items():  # whatever is visible is complete
         assert content == reference[name], f"{name} is half-written"
     finished = _inodes(data)
 
     capsys.readouterr()
-    assert main(run_all_args(four_sequences, results, "killed", "--jobs", "2")) == 0
+    assert main(run_all_args(synth_sequences, results, "killed", "--jobs", "2")) == 0
     assert f"skipping {len(done)} finished sequence(s)" in capsys.readouterr().out
     assert _results(data) == reference
     assert {k: v for k, v in _inodes(data).items() if k in finished} == finished  # not redone
     assert not list(data.glob(".*.tmp")), "a killed run's temporary was not swept"
 
-    assert main(run_all_args(four_sequences, results, "killed")) == 0
-    assert "skipping 4 finished sequence(s)" in capsys.readouterr().out
+    assert main(run_all_args(synth_sequences, results, "killed")) == 0
+    assert f"skipping {SEQS} finished sequence(s)" in capsys.readouterr().out
     assert _inodes(data) == {**finished, **{k: v for k, v in _inodes(data).items() if k not in finished}}
     before = _inodes(data)
-    assert main(run_all_args(four_sequences, results, "killed", "--force")) == 0
+    assert main(run_all_args(synth_sequences, results, "killed", "--force")) == 0
     after = _inodes(data)
     assert all(after[k] != before[k] for k in before) and _results(data) == reference
 

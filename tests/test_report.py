@@ -186,6 +186,11 @@ def make_results(tmp: Path, manifest: bool = True) -> Path:
         fh.write("step,loss,F,C,C_hat,lambda\n")
         for s in steps:
             fh.write(f"{s},{100 / s},{5 + 1 / s},{1 / s},{1 / s},{1000 * 1.01 ** s}\n")
+    geometry = out / "geometry" / "fmvae"          # as `track geometry --out RESULTS/geometry/...` writes
+    geometry.mkdir(parents=True)
+    fig = np.zeros((60, 90, 3), np.uint8)
+    fig[:, :45] = (30, 200, 30)
+    cv2.imwrite(str(geometry / "mf_contours.png"), fig)
     if manifest:
         (out / "report.json").write_text(json.dumps({
             "title": "made-up results",
@@ -252,7 +257,7 @@ def test_report_html_is_self_contained_with_table_chart_curves_and_strip(tmp_pat
     assert rows[2][4] == "0"
     # images: the chart, the training curves and one moment, each a decodable PNG
     imgs = [(a.get("id"), a["src"]) for t, a in page.tags if t == "img"]
-    assert [i for i, _ in imgs] == ["chart-bars", "moment-1", None]  # chart, strip, curves
+    assert [i for i, _ in imgs] == ["chart-bars", "moment-1", None, None]  # chart, strip, curves, geometry
     for _, src in imgs:
         png = base64.b64decode(src.split(",", 1)[1])
         img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
@@ -261,6 +266,7 @@ def test_report_html_is_self_contained_with_table_chart_curves_and_strip(tmp_pat
     text = paths.html.read_text()
     assert "TINY-01, frame 7, person 1" in text and "SORT switches ID 1 to 3" in text
     assert 'id="training"' in text
+    assert 'id="geometry"' in text and "fmvae/mf_contours (this results folder)" in text
 
 
 def test_report_markdown_links_files_that_exist(tmp_path):

@@ -77,6 +77,7 @@ class DemoResult:
     seconds: float
     cpu_seconds: float       # all threads of this process: on 2 idle cores wall >= cpu / 2
     stages: list[dict]
+    report: object = None    # tools.report.ReportPaths
 
 
 def _digest(obj) -> str:
@@ -363,14 +364,16 @@ def run_demo(s: DemoSettings) -> DemoResult:
         }
         atomic_write_text(s.out / "report.json", json.dumps(manifest, indent=1, default=str) + "\n")
         paths = build_report(s.out)
+        built.append(paths)
         p.stage_commands.setdefault("write the report", []).append(f"track report {s.out}")
         print(f"    wrote {paths.html} and {paths.markdown} ({paths.moments} disagreement moment(s))")
 
+    built: list = []
     stages.append(Stage("write the report", {"time": time.time()}, [s.out / "report.html"], report,
                         deps=[st.name for st in stages]))
     p.run(stages)
     return DemoResult(s.out / "report.html", s.out / "report.md", time.perf_counter() - p.t0,
-                      time.process_time() - p.c0, p.timings)
+                      time.process_time() - p.c0, p.timings, built[-1] if built else None)
 
 
 def _read(path: Path) -> dict | None:

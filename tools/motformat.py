@@ -10,6 +10,7 @@ import io
 import math
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ _MIN_COLS = {"det": 7, "gt": 6, "results": 6}
 # frames is over three days at 30 fps; ids must fit a signed 32-bit integer.
 MAX_LENGTH = 10_000_000
 MAX_ID = 2**31 - 1
+MAX_COORD = 1e7  # pixels: box values beyond this overflow areas and IoUs (w * h) downstream
 
 
 @dataclass
@@ -118,6 +120,8 @@ def _check_row(values: list[float], kind: str, path: Path, number: int) -> None:
     box = values[2:6]
     if not all(math.isfinite(v) for v in box):
         raise InputError(path, "box has a NaN or infinite value", number)
+    if max(abs(v) for v in box) > MAX_COORD:
+        raise InputError(path, f"box value beyond +-{MAX_COORD:g} pixels", number)
     if box[2] <= 0 or box[3] <= 0:
         raise InputError(path, f"box has zero or negative size ({box[2]:g} x {box[3]:g})", number)
     if kind == "det" and not math.isfinite(values[6]):
@@ -252,7 +256,8 @@ def read_npy_detections(path: str | Path) -> MotRows:
     """DeepSORT's detection file: 10 MOT columns followed by the appearance feature."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NumPy's notes on odd headers: the checks below decide
             _npy_header(path, fh)
             fh.seek(0)
             arr = np.lib.format.read_array(fh, allow_pickle=False)
@@ -267,7 +272,8 @@ def read_npy_detections(path: str | Path) -> MotRows:
             or np.issubdtype(arr.dtype, np.complexfloating):
         raise InputError(path, f"expected a 2-D real numeric array with at least 10 columns, got "
                                f"shape {arr.shape} dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    with np.errstate(invalid="ignore"):  # a signalling NaN in the file: refused just below
+        arr = arr.astype(np.float64, copy=False)
     bad = _bad_rows(arr)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -277,7 +283,7 @@ def read_npy_detections(path: str | Path) -> MotRows:
         raise InputError(path, "row is not a valid detection", i + 1)  # _check_row always raises here
     feature = None
     if arr.shape[1] > 10:
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             feature = arr[:, 10:].astype(np.float32)
         overflow = ~np.isfinite(feature).all(axis=1)
         if overflow.any():
@@ -321,7 +327,7 @@ def _bad_rows(arr: np.ndarray) -> np.ndarray:
         ok = np.isfinite(arr).all(axis=1)
         ok &= (frame == np.floor(frame)) & (frame >= 1) & (frame <= MAX_LENGTH)
         ok &= (ident == np.floor(ident)) & (np.abs(ident) <= MAX_ID)
-        ok &= (w > 0) & (h > 0)
+        ok &= (w > 0) & (h > 0) & (np.abs(arr[:, 2:6]) <= MAX_COORD).all(axis=1)
     return ~ok
 
 

@@ -76,6 +76,8 @@ class ReportPaths:
     markdown: Path
     images: list[Path]
     moments: int
+    sequences: list[str] = field(default_factory=list)           # the table is combined over these
+    table: list[tuple[str, dict]] = field(default_factory=list)  # (run label, COMBINED row)
 
 
 # --------------------------------------------------------------------------------- inputs
@@ -360,7 +362,7 @@ def moment_images(runs: list[Run], seqs: dict, reference: str | None, progress: 
             names = [reference] + list(m.kept)[:2]
         strip_runs = [StripRun(n, by_name[n].label, rows[n]) for n in names]
         img = render_moment(m, strip_runs, gt, frames[m.sequence], shown_of[id(m)])
-        ok, buf = cv2.imencode(".png", img)
+        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         if not ok:
             continue
         switched = "; ".join(f"{by_name[n].label} switches ID {s.old_id} to {s.new_id}"
@@ -424,14 +426,15 @@ def _img_md(img: Image) -> str:
     return f"![{img.alt}]({FILES}/{img.name})\n\n*{img.caption}*"
 
 
-def geometry_figures(root: Path) -> list[Path]:
-    """Latent-geometry PNGs: RESULTS_DIR/geometry/, else the project's docs/geometry/."""
+def geometry_figures(root: Path) -> tuple[Path | None, list[Path]]:
+    """Latent-geometry PNGs (any depth, as `track geometry --out` writes them): those of
+    RESULTS_DIR/geometry/, else the project's reference figures in docs/geometry/."""
     for folder in (root / "geometry", Path(__file__).resolve().parents[1] / "docs" / "geometry"):
         if folder.is_dir():
-            pngs = sorted(folder.glob("*.png"))
+            pngs = sorted(folder.rglob("*.png"))
             if pngs:
-                return pngs
-    return []
+                return folder, pngs
+    return None, []
 
 
 def build_report(results_dir: str | Path, data_root: str | Path | None = None,
@@ -477,9 +480,13 @@ def build_report(results_dir: str | Path, data_root: str | Path | None = None,
                                                f"Label-free distance distributions of {c.get('label', c['model'])}: "
                                                f"positives from IoU tracklets, negatives from one frame.",
                                                f"calibration histograms of {c['model']}"))
-    for p in geometry_figures(root):
-        images["geometry"].append(Image(f"geometry-{p.name}", p.read_bytes(), p.stem.replace("_", " "),
-                                        f"latent geometry figure {p.stem}"))
+    geo_folder, geo_pngs = geometry_figures(root)
+    for p in geo_pngs:
+        rel = p.relative_to(geo_folder)
+        own = geo_folder == root / "geometry"
+        source = "this results folder" if own else "the project's reference figures in docs/geometry, not this report's models"
+        images["geometry"].append(Image("geometry-" + "-".join(rel.with_suffix("").parts) + ".png", p.read_bytes(),
+                                        f"{rel.with_suffix('')} ({source}).", f"latent geometry figure {rel}"))
     moment_imgs, moment_notes = moment_images(runs, seqs, reference, progress)
     images["moments"] = moment_imgs
 
@@ -489,6 +496,9 @@ def build_report(results_dir: str | Path, data_root: str | Path | None = None,
         for img in group:
             atomic_write_bytes(files / img.name, img.png)
             written.append(files / img.name)
+    for old in files.glob("*.png"):   # left from an earlier build (e.g. more moments then)
+        if old not in written:
+            old.unlink()
 
     per_seq = _per_sequence(runs)
     other_sets = [r for r in runs if sorted(r.sequences) != common and r.summary and COMBINED in r.summary]
@@ -499,7 +509,8 @@ def build_report(results_dir: str | Path, data_root: str | Path | None = None,
                         other_sets, ref_label)
     atomic_write_text(root / "report.html", html_text)
     atomic_write_text(root / "report.md", md_text)
-    return ReportPaths(root / "report.html", root / "report.md", written, len(moment_imgs))
+    return ReportPaths(root / "report.html", root / "report.md", written, len(moment_imgs), common,
+                       [(label, values) for _, label, values in labelled])
 
 
 def _per_sequence(runs: list[Run]) -> list[tuple[str, list[tuple[str, str, dict]]]]:

@@ -64,7 +64,7 @@ def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float = 0.5,
 
 
 def render_moment(moment: Moment, runs: list[StripRun], gt_rows: np.ndarray,
-                  frames: dict[int, np.ndarray], shown: list[int], tile_height: int = 200) -> np.ndarray:
+                  frames: dict[int, np.ndarray], shown: list[int], tile_height: int = 160) -> np.ndarray:
     """The strip image (BGR uint8) for one moment; `frames` maps frame number -> BGR image."""
     gt_rows = np.asarray(gt_rows, np.float64)
     person = gt_rows[(gt_rows[:, 1] == moment.gt_id) & np.isin(gt_rows[:, 0], shown)]

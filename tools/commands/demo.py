@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -66,25 +65,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"track demo: {exc}; finished stages are kept, rerun to continue "
               f"(full output in {settings.out / 'demo.log'})", file=sys.stderr)
         return exc.code or 1
-    _print_summary(settings.out)
+    _print_summary(result.report)
     print(f"demo finished in {result.seconds / 60:.1f} min (CPU time {result.cpu_seconds / 60:.1f} min); "
           f"open {result.report_html}")
     return 0
 
 
-def _print_summary(out: Path) -> None:
-    """IDF1 / MOTA / HOTA / IDs of each run, as the report's first table shows them."""
-    manifest = json.loads((out / "report.json").read_text())
-    rows = []
-    for r in manifest["runs"]:
-        path = out / "runs" / r["name"] / "summary.json"
-        if path.is_file():
-            c = json.loads(path.read_text()).get("COMBINED", {})
-            rows.append((r["label"], c))
-    if not rows:
+def _print_summary(report) -> None:
+    """IDF1 / MOTA / HOTA / IDs of each run, the report's first table."""
+    if report is None or not report.table:
         return
-    width = max(len(label) for label, _ in rows)
-    print(f"{'run':<{width}}  {'IDF1':>5}  {'MOTA':>5}  {'HOTA':>5}  {'IDs':>4}  (each run over its own sequences)")
-    for label, c in rows:
-        print(f"{label:<{width}}  {c.get('IDF1', float('nan')):5.1f}  {c.get('MOTA', float('nan')):5.1f}  "
-              f"{c.get('HOTA', float('nan')):5.1f}  {int(c.get('IDs', -1)):4d}")
+    width = max(len(label) for label, _ in report.table)
+    print(f"combined over {', '.join(report.sequences)}:")
+    print(f"{'run':<{width}}  {'IDF1':>5}  {'MOTA':>5}  {'HOTA':>5}  {'IDs':>4}")
+    nan = float("nan")
+    for label, c in report.table:
+        ids = c.get("IDs")
+        print(f"{label:<{width}}  {c.get('IDF1', nan):5.1f}  {c.get('MOTA', nan):5.1f}  "
+              f"{c.get('HOTA', nan):5.1f}  {'-' if ids is None else int(ids):>4}")
