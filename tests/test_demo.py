@@ -55,8 +55,11 @@ def test_finished_stages_are_reused_and_changed_ones_redone_with_their_dependent
     (tmp_path / "c.txt").unlink()                  # an output gone: that stage redoes
     Pipeline(s).run(_stages(tmp_path, log, key=1))
     assert log[5:] == ["c"]
+    (tmp_path / "a.txt").unlink()                  # a redoes, so b, which reads it, redoes too
+    Pipeline(s).run(_stages(tmp_path, log, key=1))
+    assert log[6:] == ["a", "b"]
     Pipeline(DemoSettings(out=s.out, work=s.work, force=True)).run(_stages(tmp_path, log, key=1))
-    assert log[6:] == ["a", "b", "c"]
+    assert log[8:] == ["a", "b", "c"]
 
 
 def test_an_interrupted_stage_is_redone_on_the_next_run(tmp_path):

@@ -264,7 +264,7 @@ def test_report_html_is_self_contained_with_table_chart_curves_and_strip(tmp_pat
         assert img is not None and img.shape[0] > 50 and img.std() > 5
     assert paths.moments == 1
     text = paths.html.read_text()
-    assert "TINY-01, frame 7, person 1" in text and "SORT switches ID 1 to 3" in text
+    assert "TINY-01, frame 7, person 1" in text and "SORT switches ID 1 to 3 at frame 7" in text
     assert 'id="training"' in text
     assert 'id="geometry"' in text and "fmvae/mf_contours (this results folder)" in text
 

@@ -101,6 +101,7 @@ class Pipeline:
         self.stage_commands: dict[str, list[str]] = {}
         self.digests: dict[str, str] = {}
         self.timings: list[dict] = []
+        self.redone: set[str] = set()
         self.t0 = time.perf_counter()
         self.c0 = time.process_time()
 
@@ -142,8 +143,10 @@ class Pipeline:
             digest = _digest({"key": st.key, "deps": [self.digests[d] for d in st.deps]})
             self.digests[st.name] = digest
             record = self.state["stages"].get(st.name, {})
+            # a stage that read from a stage redone in this session is redone too
             reusable = (not self.s.force and record.get("digest") == digest and record.get("done")
-                        and all(p.exists() for p in st.outputs))
+                        and all(p.exists() for p in st.outputs)
+                        and not any(d in self.redone for d in st.deps))
             if reusable:
                 print(f"[{k}/{n}] {st.name}: reused (finished earlier; --force redoes it)", flush=True)
                 cmds = record.get("commands", [])
@@ -171,6 +174,7 @@ class Pipeline:
                                              "cpu_seconds": cpu, "commands": cmds}
             self._save_state()
             self.timings.append({"stage": st.name, "seconds": seconds, "cpu_seconds": cpu, "reused": False})
+            self.redone.add(st.name)
             print(f"[{k}/{n}] {st.name}: done in {_fmt_time(seconds)}, CPU time {_fmt_time(cpu)} "
                   f"(demo so far {_fmt_time(time.perf_counter() - self.t0)})", flush=True)
 

@@ -365,7 +365,7 @@ def moment_images(runs: list[Run], seqs: dict, reference: str | None, progress: 
         ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
         if not ok:
             continue
-        switched = "; ".join(f"{by_name[n].label} switches ID {s.old_id} to {s.new_id}"
+        switched = "; ".join(f"{by_name[n].label} switches ID {s.old_id} to {s.new_id} at frame {s.frame}"
                              for n, s in m.switched.items())
         kept = ", ".join(by_name[n].label for n in m.kept)
         caption = (f"{m.sequence}, frame {m.frame}, person {m.gt_id} (white box): {switched}"

@@ -32,12 +32,17 @@ class StripRun:
     rows: np.ndarray
 
 
-def moment_frames(moment: Moment, length: int, step: int) -> list[int]:
-    """Frames shown for a moment: before and at the last frame the old ID was seen, the switch,
-    and `step` frames after it, within 1..length."""
-    f0, f = moment.first_frame, moment.frame
-    frames = {f0 - step, f0, f, f + step}
-    return sorted(x for x in frames if 1 <= x <= length)
+def moment_frames(moment: Moment, length: int, step: int, most: int = 5) -> list[int]:
+    """Frames shown for a moment: before and at the last frame the old ID was seen, each run's
+    switch frame, and `step` frames after the last switch, within 1..length (at most `most`;
+    the earliest context frame goes first)."""
+    switches = sorted({s.frame for s in moment.switched.values()})
+    f0 = moment.first_frame
+    frames = sorted({f0 - step, f0, *switches, switches[-1] + step})
+    frames = [x for x in frames if 1 <= x <= length]
+    while len(frames) > most:
+        frames.pop(0)
+    return frames
 
 
 def _tracks_at(rows: np.ndarray, frame: int) -> list[tuple[int, np.ndarray]]:
@@ -76,8 +81,9 @@ def render_moment(moment: Moment, runs: list[StripRun], gt_rows: np.ndarray,
     tile_width = max(int(round((x1 - x0) * scale)), 1)
     rows_out = []
     header = np.full((HEADER, LABEL_WIDTH + len(shown) * (tile_width + 4), 3), 32, np.uint8)
+    switch_frames = {sw.frame for sw in moment.switched.values()}
     for j, f in enumerate(shown):
-        tag = f"frame {f}" + ("  (switch)" if f == moment.frame else "")
+        tag = f"frame {f}" + ("  (switch)" if f in switch_frames else "")
         _text(header, tag, (LABEL_WIDTH + j * (tile_width + 4) + 6, 18))
     rows_out.append(header)
     for run in runs:
@@ -94,6 +100,7 @@ def render_moment(moment: Moment, runs: list[StripRun], gt_rows: np.ndarray,
         _text(label, line, (8, y))
         if switch is not None:
             _text(label, f"ID {switch.old_id} -> {switch.new_id}", (8, y + 26), 0.5, SWITCH_RED)
+            _text(label, f"at frame {switch.frame}", (8, y + 46), 0.5, SWITCH_RED)
         elif run.name in moment.kept:
             _text(label, "keeps one ID", (8, y + 26), 0.5, KEPT_GREEN)
         tiles = [label]
@@ -109,9 +116,9 @@ def render_moment(moment: Moment, runs: list[StripRun], gt_rows: np.ndarray,
                               (255, 255, 255), 1, cv2.LINE_AA)
             tile = cv2.resize(img[y0:y1, x0:x1], (tile_width, tile_height), interpolation=cv2.INTER_AREA)
             border = (32, 32, 32)
-            if f == moment.frame and switch is not None:
+            if switch is not None and f == switch.frame:
                 border = SWITCH_RED
-            elif f == moment.frame and run.name in moment.kept:
+            elif f in switch_frames and run.name in moment.kept:
                 border = KEPT_GREEN
             tile = cv2.copyMakeBorder(tile, 0, 0, 2, 2, cv2.BORDER_CONSTANT, value=border)
             tile[:3], tile[-3:] = border, border
