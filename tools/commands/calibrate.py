@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.commands.run import _detection_path, _sequences
+from tools.commands.run import _detection_path, _sequences, add_sequence_options
 from tools.errors import InputError
 from tools.motformat import MotRows
 from tools.sequence import Sequence
@@ -29,10 +29,7 @@ def register(sub) -> None:
                                    "exists the same statistics from gt identities are shown for "
                                    "reference.")
     what = p.add_argument_group("what to calibrate on")
-    what.add_argument("--seq", nargs="+", metavar="NAME", help="sequence name(s) under --data-root, or sequence folders")
-    what.add_argument("--all", action="store_true", help="every sequence under --data-root (optionally one --split)")
-    what.add_argument("--split", help="with --all: only sequences under a folder of this name (e.g. train)")
-    what.add_argument("--data-root", default="data", help="where sequences are looked up (default: %(default)s)")
+    add_sequence_options(what)
     what.add_argument("--detections", metavar="PATH",
                       help="instead of det/det.txt: a MOT det file or DeepSORT .npy, or a folder of them; "
                            "without --appearance the features an .npy carries are calibrated")

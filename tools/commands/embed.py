@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from tools.atomic import atomic_write_text
-from tools.commands.run import _detection_path, _sequences
+from tools.commands.run import _detection_path, _sequences, add_sequence_options
 from tools.errors import InputError
 
 
@@ -21,10 +21,7 @@ def register(sub) -> None:
                                    "then the feature). `track run --detections OUT` then tracks with "
                                    "these features, and so does the original DeepSORT.")
     what = p.add_argument_group("what to embed")
-    what.add_argument("--seq", nargs="+", metavar="NAME", help="sequence name(s) under --data-root, or sequence folders")
-    what.add_argument("--all", action="store_true", help="every sequence under --data-root (optionally one --split)")
-    what.add_argument("--split", help="with --all: only sequences under a folder of this name (e.g. train)")
-    what.add_argument("--data-root", default="data", help="where sequences are looked up (default: %(default)s)")
+    add_sequence_options(what)
     what.add_argument("--detections", metavar="PATH",
                       help="instead of det/det.txt: a MOT det file or DeepSORT .npy (one sequence), or a "
                            "folder of <seq>.npy / <seq>.txt files (features in an .npy are replaced)")

@@ -14,16 +14,21 @@ from tools.runner import RunConfig, run_and_write
 from tools.sequence import Sequence, find_sequence, list_sequences
 
 
+
+def add_sequence_options(group) -> None:
+    """--seq / --all / --split / --data-root: how every per-sequence command picks sequences."""
+    group.add_argument("--seq", nargs="+", metavar="NAME", help="sequence name(s) under --data-root, or sequence folders")
+    group.add_argument("--all", action="store_true", help="every sequence under --data-root (optionally one --split)")
+    group.add_argument("--split", help="with --all: only sequences under a folder of this name (e.g. train)")
+    group.add_argument("--data-root", default="data", help="where sequences are looked up (default: %(default)s)")
+
 def register(sub) -> None:
     p = sub.add_parser("run", help="track sequences and write MOTChallenge results",
                        description="Track sequences with SORT or DeepSORT. Results go to "
                                    "RESULTS_ROOT/EXPERIMENT/data/<seq>.txt; sequences with ground "
                                    "truth are evaluated with TrackEval afterwards.")
     what = p.add_argument_group("what to track")
-    what.add_argument("--seq", nargs="+", metavar="NAME", help="sequence name(s) under --data-root, or sequence folders")
-    what.add_argument("--all", action="store_true", help="every sequence under --data-root (optionally one --split)")
-    what.add_argument("--split", help="with --all: only sequences under a folder of this name (e.g. train)")
-    what.add_argument("--data-root", default="data", help="where sequences are looked up (default: %(default)s)")
+    add_sequence_options(what)
     what.add_argument("--video", metavar="FILE", type=Path,
                       help="track a plain video (no MOT folder) with --detections FILE; writes "
                            "EXPERIMENT/video/<name>.mp4 with the tracks drawn and EXPERIMENT/data/<name>.txt")
