@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -32,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from tools.atomic import atomic_write_text
+from tools.atomic import atomic_write_text, replace_folder
 from tools.errors import InputError
 from tools.motformat import MotRows
 from tools.sequence import Sequence
@@ -243,21 +242,11 @@ def extract_crops(seqs: list[Sequence], out: str | Path, source: Source = "det",
             "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         atomic_write_text(tmp / "info.json", json.dumps(info, indent=1) + "\n")
-        # mkdtemp and mkstemp make private files; a cache is shared like any other output.
-        mask = _umask()
-        os.chmod(tmp, 0o777 & ~mask)
-        os.chmod(tmp / "info.json", 0o666 & ~mask)
-        _install(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return CropSet.load(out)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _file_stamp(path: Path) -> dict | None:
@@ -308,17 +297,6 @@ def _check_replaceable(out: Path) -> None:
         if others:
             raise InputError(out, f"exists and is not a crop cache (it holds {others[0]}"
                                   f"{' ...' if len(others) > 1 else ''}); choose another output folder")
-
-
-def _install(tmp: Path, out: Path) -> None:
-    """Rename the finished folder into place, replacing an older cache."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def _gt_has_class_columns(data: np.ndarray) -> bool:

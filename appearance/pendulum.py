@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import cv2
 import numpy as np
 
 from appearance.crop_dataset import CACHE_VERSION, CropSet
-from tools.atomic import atomic_write_text
+from tools.atomic import atomic_write_text, replace_folder
 from tools.errors import InputError
 
 SIZE = 16
@@ -105,16 +104,7 @@ def write_pendulum(out: str | Path, n: int = 10000, seed: int = 0, noise: float 
                 "per_sequence": {"pendulum": int(n)}, "size": int(size),
                 "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
         atomic_write_text(tmp / "info.json", json.dumps(info, indent=1) + "\n")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

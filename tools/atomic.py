@@ -28,6 +28,21 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
+def replace_folder(tmp: Path, out: Path) -> None:
+    """Give a finished temporary folder (mkdtemp makes it private) the usual mode, then rename it
+    into place; an older `out` is moved aside first and removed only once the new one is there."""
+    import shutil
+
+    os.chmod(tmp, 0o777 & ~_umask())
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

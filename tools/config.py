@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from tools.errors import InputError
+from tools.motformat import read_text
 from tools.runner import TRACKERS, RunConfig
 from tracker import DeepSortParams, DetectionFilter, SortParams
 
@@ -190,19 +191,9 @@ def load_config(path: str | Path) -> dict[str, dict[str, Any]]:
     InputError naming the file and, where it can be found, the line.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "config file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a config file") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise InputError(path, "not UTF-8 text", line) from None
+    if not path.exists():
+        raise InputError(path, "config file not found")
+    text = read_text(path)
     if path.suffix.lower() == ".json":
         data = _parse_json(path, text)
     else:

@@ -91,7 +91,7 @@ def read_text(path: Path) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = len(_NEWLINE.split(data[:exc.start]))
-        raise InputError(path, f"not a text file: byte 0x{data[exc.start]:02x} is not UTF-8", line) from None
+        raise InputError(path, f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded", line) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
