@@ -13,6 +13,9 @@ path adds nothing in expectation but noise from the trace probes; the gradient s
 every G towards the batch's common scale. Note the penalty grows as |J|^4: a model can lower it
 by spreading its latents (shrinking J), so log c^2 and the latent spread next to it. The
 `relative` value (penalty / c^4, detached) is scale-free and the one to compare across runs.
+`scale_free=True` trains on that relative value instead, with c^2 kept in the graph: the loss is
+then invariant to the latent scale, so it can only be lowered by making G isotropic, never by
+spreading the latents (a variant of the paper's term, not its default).
 With a ReLU decoder J is piecewise constant in z and in the biases, so the penalty's gradient
 reaches the decoder's weights only, not the encoder or the biases.
 """
@@ -95,13 +98,19 @@ def probe_flatness(decoder: nn.Module, z: torch.Tensor, c2: torch.Tensor | float
 
 def flatness_penalty(decoder: nn.Module, z: torch.Tensor, n_probes: int = 1, n_trace_probes: int = 1,
                      a0: float = 0.2, mixup: bool = True, detach_c2: bool = True,
+                     scale_free: bool = False,
                      generator: torch.Generator | None = None) -> FlatnessResult:
     """The training term: mixup of z, c^2 from independent probes, then the probe penalty.
 
     `z` should be the reparameterised samples of the batch; pass z.detach() to keep the
-    penalty from moving the encoder.
+    penalty from moving the encoder. `scale_free`: the penalty is divided by c^4 (c^2 in the
+    graph, whatever `detach_c2` says), so the returned `penalty` equals `relative`.
     """
     z_tilde = latent_mixup(z, a0, generator) if mixup else z
+    if scale_free:
+        c2 = trace_estimate(decoder, z_tilde, n_trace_probes, generator).mean() / z.shape[1]
+        penalty = probe_flatness(decoder, z_tilde, c2, n_probes, generator).mean() / c2.clamp_min(1e-30) ** 2
+        return FlatnessResult(penalty, c2.detach(), penalty.detach())
     if detach_c2:
         with torch.no_grad():
             c2 = trace_estimate(decoder, z_tilde.detach(), n_trace_probes, generator).mean() / z.shape[1]

@@ -75,10 +75,22 @@ PRESETS: dict[str, dict[str, Any]] = {
               "lambda0": 1000.0, "probes": 1, "flat_batch": 16},
 }
 
+FLATNESS_KINDS = ("absolute", "relative")
+# --loss-scale lambda divides the loss by max(lambda, 1) before backward. lambda climbs to
+# 1e6-1e8 while the reconstruction bound is violated early on, and Adam's second-moment estimate
+# (beta2 = 0.999) remembers those gradients for thousands of steps: on a 3000-step pendulum FMVAE
+# with the raw loss, the steps after lambda relaxed were ~1e-3 of their normal size and the
+# flatness term never moved the decoder (a fresh Adam state moved it at once). The division keeps
+# every term's relative weight and evens out the gradient scale Adam sees. It is not the default:
+# the cpu preset's FMVAE (eta 300) on MOT15 crops then never learned to reconstruct in 800 steps
+# (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants eta ~ 0.01 (see README).
+LOSS_SCALES = ("lambda", "none")
+
 # Fields that define what is trained; a resumed run must keep them. The rest (steps,
 # checkpoint_every, device, threads, progress, out) may change between sessions.
 RECIPE_FIELDS = ("model", "crops", "preset", "batch_size", "lr", "eta", "kappa2", "lambda0", "probes",
-                 "flat_batch", "a0", "seed", "flip", "encoder_weights", "model_overrides")
+                 "flat_batch", "a0", "flatness", "flat_encoder", "loss_scale", "seed", "flip",
+                 "encoder_weights", "model_overrides")
 
 
 @dataclass
@@ -98,6 +110,9 @@ class TrainConfig:
     probes: int | None = None
     flat_batch: int | None = None
     a0: float = 0.2                    # mixup reach past the segment ends (FMVAE)
+    flatness: str = "absolute"         # absolute: the paper's ||G - c^2 I||^2; relative: / c^4
+    flat_encoder: bool = False         # let the penalty's gradient reach the encoder through z
+    loss_scale: str = "none"           # none: back-propagate the loss; lambda: loss / max(lambda, 1)
     seed: int = 0
     checkpoint_every: int = 200        # 0: only at the end
     flip: bool = True                  # random horizontal flips (pedestrians are symmetric)
@@ -116,6 +131,8 @@ class TrainConfig:
         if self.model != "fmvae" and self.eta not in (None, 0, 0.0):
             raise InputError(None, f"--eta applies to fmvae only ({self.model} trains without the "
                                    f"flatness term)")
+        if self.model != "fmvae" and (self.flatness != "absolute" or self.flat_encoder):
+            raise InputError(None, f"--flatness and --flat-encoder apply to fmvae only")
         values = {k: getattr(self, k) for k in PRESETS[self.preset]}
         filled = {k: PRESETS[self.preset][k] if v is None else v for k, v in values.items()}
         if self.model != "fmvae":
@@ -133,6 +150,10 @@ class TrainConfig:
             (1 <= cfg.flat_batch <= cfg.batch_size,
              f"--flat-batch must lie in [1, batch size {cfg.batch_size}], got {cfg.flat_batch}"),
             (cfg.a0 >= 0, f"--a0 must be non-negative, got {cfg.a0:g}"),
+            (cfg.loss_scale in LOSS_SCALES,
+             f"--loss-scale must be one of {', '.join(LOSS_SCALES)}, got {cfg.loss_scale!r}"),
+            (cfg.flatness in FLATNESS_KINDS,
+             f"--flatness must be one of {', '.join(FLATNESS_KINDS)}, got {cfg.flatness!r}"),
             (cfg.seed >= 0, f"--seed must be non-negative, got {cfg.seed}"),
             (cfg.checkpoint_every >= 0, f"--checkpoint-every must be non-negative, got {cfg.checkpoint_every}"),
             (cfg.threads is None or cfg.threads >= 1, f"--threads must be at least 1, got {cfg.threads}"),
@@ -324,11 +345,14 @@ class Objective(nn.Module):
     """The loss of one kind as a module, so DDP sees the whole objective in one forward."""
 
     def __init__(self, model: nn.Module, kind: str, kappa2: float = 1.0, eta: float = 0.0,
-                 flat_batch: int = 16, probes: int = 1, a0: float = 0.2):
+                 flat_batch: int = 16, probes: int = 1, a0: float = 0.2, flatness: str = "absolute",
+                 flat_encoder: bool = False):
         super().__init__()
         self.model = model
         self.kind = kind
         self.kappa2, self.eta, self.flat_batch, self.probes, self.a0 = kappa2, eta, flat_batch, probes, a0
+        self.scale_free = flatness == "relative"
+        self.flat_encoder = flat_encoder
 
     def stat_names(self) -> tuple[str, ...]:
         """The detached values forward() reports besides the loss, in a fixed order."""
@@ -346,10 +370,12 @@ class Objective(nn.Module):
         loss = t["lagrangian"]
         out = {"F": t["F"].detach(), "C": t["C"].detach(), "latent_std": t["mean"].detach().std(0).mean()}
         if self.eta > 0:
-            # z detached: with a ReLU decoder J is piecewise constant in z, so the penalty's
-            # gradient with respect to z is zero almost everywhere; skipping it saves time.
-            fr = flatness_penalty(self.model.decoder, t["z"][:self.flat_batch].detach(),
-                                  n_probes=self.probes, a0=self.a0)
+            # z detached by default: with a ReLU decoder J is piecewise constant in z, so the
+            # penalty's gradient with respect to z is zero almost everywhere; skipping it saves
+            # time. A smooth (tanh) decoder has one, and flat_encoder lets it move the codes.
+            z = t["z"][:self.flat_batch]
+            fr = flatness_penalty(self.model.decoder, z if self.flat_encoder else z.detach(),
+                                  n_probes=self.probes, a0=self.a0, scale_free=self.scale_free)
             loss = loss + self.eta * fr.penalty
             out.update(c2=fr.c2, penalty=fr.penalty.detach(), relative=fr.relative)
         out["loss"] = loss
@@ -533,7 +559,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
         start = int(payload["step"])
         _restore_rng(payload["rng"], ctx, device, batches, cfg.seed, start)
     sampler = BatchSampler(data, norm, cfg.batch_size, cfg.flip, batches, device)
-    objective: nn.Module = Objective(model, cfg.model, cfg.kappa2, cfg.eta, cfg.flat_batch, cfg.probes, cfg.a0)
+    objective: nn.Module = Objective(model, cfg.model, cfg.kappa2, cfg.eta, cfg.flat_batch, cfg.probes, cfg.a0,
+                                         cfg.flatness, cfg.flat_encoder)
     names = objective.stat_names()
     if ctx.enabled:
         from torch.nn.parallel import DistributedDataParallel
@@ -586,7 +613,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
             x, y = sampler.next()
             result = objective(x, y, lam.value if lam is not None else 0.0)
             optimizer.zero_grad(set_to_none=True)
-            result["loss"].backward()
+            scale = 1.0 / max(lam.value, 1.0) if lam is not None and cfg.loss_scale == "lambda" else 1.0
+            (result["loss"] * scale).backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
             stats = torch.stack([result[n].detach().float() for n in names] + [grad_norm.float()])
             if ctx.enabled:

@@ -159,3 +159,45 @@ def test_conv_decoder_probe_gradient_matches_exact_gradient():
     a = torch.cat([g.flatten() for g in exact])
     b = torch.cat([g.flatten() for g in approx])
     assert torch.nn.functional.cosine_similarity(a, b, dim=0) > 0.99
+
+
+class Rescaled(nn.Module):
+    """f(z / s): the same decoded manifold with the latent space stretched by s."""
+
+    def __init__(self, inner: nn.Module, s: float):
+        super().__init__()
+        self.inner, self.s = inner, s
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.inner(z / self.s)
+
+
+def test_scale_free_penalty_ignores_the_latent_scale_and_the_absolute_one_does_not():
+    dec = mlp_decoder()
+    z = latents(64)
+    values = {}
+    for s in (1.0, 4.0):
+        gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731 - same probes and pairs for both
+        rel = flatness_penalty(Rescaled(dec, s), z * s, n_probes=200, n_trace_probes=200, scale_free=True,
+                               generator=gen())
+        ab = flatness_penalty(Rescaled(dec, s), z * s, n_probes=200, n_trace_probes=200, generator=gen())
+        values[s] = (rel.penalty.item(), ab.penalty.item(), rel.relative.item())
+    assert values[4.0][0] == pytest.approx(values[1.0][0], rel=1e-9)      # invariant to s
+    assert values[4.0][1] == pytest.approx(values[1.0][1] / 4.0 ** 4, rel=1e-9)  # shrinks as s^-4
+    assert values[1.0][0] == values[1.0][2] > 0
+
+
+def test_scale_free_penalty_matches_exact_relative_value_and_has_no_scale_gradient():
+    dec = mlp_decoder()
+    z = latents(16)
+    ex = exact_flatness(dec, z)
+    exact_rel = (ex.per_sample.mean() / ex.c2 ** 2).item()
+    est = flatness_penalty(dec, z, n_probes=4000, n_trace_probes=4000, mixup=False, scale_free=True,
+                           generator=torch.Generator().manual_seed(0))
+    assert est.penalty.item() == pytest.approx(exact_rel, rel=0.05)
+    # Stretching the output by t scales G by t^2: the exact relative value does not change, so
+    # d/dt at t = 1 is zero; the absolute penalty grows as t^4 instead.
+    t = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    scaled = exact_flatness(lambda q: t * dec(q), z)
+    (scaled.per_sample.mean() / scaled.c2 ** 2).backward()
+    assert abs(t.grad.item()) < 1e-9 * exact_rel

@@ -252,6 +252,7 @@ def test_two_processes_under_torchrun_stay_identical(crops, tmp_path):
     (["--crops", "CROPS", "--encoder-weights", "w.pt"], "width 1.0"),
     (["--crops", "CROPS", "--flat-batch", "100"], "--flat-batch"),
     (["--crops", "CROPS", "--model", "vhp-vae", "--eta", "300"], "--eta"),
+    (["--crops", "CROPS", "--model", "vhp-vae", "--flatness", "relative"], "--flatness"),
 ])
 def test_bad_input_is_one_line_and_exit_2(crops, tmp_path, capsys, extra, expect):
     args = ["train", "--model", "fmvae", "--out", str(tmp_path / "o"), *extra]
@@ -271,3 +272,33 @@ def test_existing_run_needs_resume_and_resume_refuses_a_changed_recipe(crops, re
     assert "--lr" in capsys.readouterr().err
     assert cli_main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_relative_flatness_trains_a_different_model_and_is_part_of_the_recipe(crops, reference, tmp_path, capsys):
+    out = tmp_path / "relative"
+    train(config(crops, out, flatness="relative", flat_encoder=True))
+    rows = log_rows(out / "log.csv")
+    # The scale-free penalty is what is trained on, so the logged penalty equals its relative value.
+    assert all(float(r["penalty"]) == pytest.approx(float(r["relative"]), rel=1e-5) for r in rows)
+    assert load_checkpoint(out / "checkpoint.pt")["train_config"]["flatness"] == "relative"
+    digest = lambda run: parameter_digest(build_model(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
+    assert digest(out) != digest(reference)
+    assert cli_main(["train", "--out", str(out), "--resume", "--flatness", "absolute"]) == 2
+    assert "--flatness" in capsys.readouterr().err
+
+
+def test_loss_scale_lambda_divides_the_loss_before_adam_sees_it_and_old_runs_keep_the_raw_loss(crops, tmp_path):
+    moments = {}
+    for scale in ("lambda", "none"):
+        out = tmp_path / scale
+        train(config(crops, out, model="vhp-vae", steps=1, lambda0=1000.0, loss_scale=scale))
+        state_ = load_checkpoint(out / "checkpoint.pt")["optimizer"]["state"]
+        moments[scale] = torch.cat([s["exp_avg_sq"].flatten() for s in state_.values()]).double()
+    # The first step's forward is the same in both runs; Adam's second moment holds (1 - beta2) g^2,
+    # so the raw run's is lambda0^2 times the scaled run's.
+    ratio = moments["none"].sum() / moments["lambda"].sum()
+    assert ratio.item() == pytest.approx(1000.0 ** 2, rel=1e-3)
+    stored = load_checkpoint(tmp_path / "lambda" / "checkpoint.pt")["train_config"]
+    assert TrainConfig.from_dict(stored).loss_scale == "lambda"
+    old = {k: v for k, v in stored.items() if k != "loss_scale"}   # a run stored before the option
+    assert TrainConfig.from_dict(old).loss_scale == "none"

@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loo-etas", type=float, nargs="+",
                     help="FMVAE flatness weights of the leave-one-out models (default: --etas)")
     ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-sequence-out models")
+    ap.add_argument("--kappa2", type=float, help="reconstruction bound of the VAE models (default: the preset's)")
+    ap.add_argument("--flatness", choices=("absolute", "relative"),
+                    help="FMVAE penalty: the paper's (default) or the scale-free one")
+    ap.add_argument("--loss-scale", choices=("none", "lambda"),
+                    help="`track train --loss-scale` of the VAE models (default: track train's, none)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed of every model (default: %(default)s)")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table.md)")
     args = ap.parse_args(argv)
 
@@ -85,9 +91,15 @@ def main(argv: list[str] | None = None) -> int:
         out = models / name
         if not (out / "done.json").is_file():
             cmd = ["train", "--model", kind, "--crops", *train_crops, "--out", str(out), "--preset", args.preset,
-                   "--steps", str(args.steps), "--seed", "0"]
+                   "--steps", str(args.steps), "--seed", str(args.seed)]
+            if kind != "supervised" and args.kappa2 is not None:
+                cmd += ["--kappa2", f"{args.kappa2:g}"]
+            if kind != "supervised" and args.loss_scale:
+                cmd += ["--loss-scale", args.loss_scale]
             if kind == "fmvae":
                 cmd += ["--eta", f"{eta:g}"]
+                if args.flatness:
+                    cmd += ["--flatness", args.flatness]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             if (out / "checkpoint.pt").is_file():

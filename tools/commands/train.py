@@ -48,6 +48,15 @@ def register(subparsers) -> None:
     vhp.add_argument("--flat-batch", type=int, metavar="B",
                      help="batch items the penalty is evaluated on, an unbiased sub-sample (default 16)")
     vhp.add_argument("--a0", type=float, help="latent mixup reach past the segment ends (default 0.2)")
+    vhp.add_argument("--loss-scale", choices=("none", "lambda"),
+                     help="none: back-propagate the loss (default); lambda: loss / max(lambda, 1), so "
+                          "Adam does not stall after lambda's early climb (wants a far smaller --eta)")
+    vhp.add_argument("--flatness", choices=("absolute", "relative"),
+                     help="absolute: the paper's ||G - c^2 I||^2 (default); relative: divided by c^4, "
+                          "invariant to the latent scale, so spreading the latents cannot lower it")
+    vhp.add_argument("--flat-encoder", action="store_const", const=True,
+                     help="let the penalty's gradient reach the encoder through the codes (useful "
+                          "with smooth decoders such as --arch mlp; off by default)")
     net = p.add_argument_group("network (overrides the preset)")
     net.add_argument("--latent-dim", type=int, metavar="D", help="latent size (default 128)")
     net.add_argument("--width", type=float, metavar="W", help="VGG16 width multiplier (cpu 0.25, paper 1.0)")
@@ -79,7 +88,9 @@ def _changes(args: argparse.Namespace) -> dict:
         "crops": None if args.crops is None else [str(c) for c in args.crops],
         "preset": args.preset, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
         "eta": args.eta, "kappa2": args.kappa2, "lambda0": args.lambda0, "probes": args.probes,
-        "flat_batch": args.flat_batch, "a0": args.a0, "seed": args.seed, "flip": args.flip,
+        "flat_batch": args.flat_batch, "a0": args.a0,
+        "flatness": args.flatness, "loss_scale": args.loss_scale, "flat_encoder": args.flat_encoder,
+        "seed": args.seed, "flip": args.flip,
         "encoder_weights": None if args.encoder_weights is None else str(args.encoder_weights),
         "model_overrides": overrides or None,
         "checkpoint_every": args.checkpoint_every, "device": args.device, "threads": args.threads,

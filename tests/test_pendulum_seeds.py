@@ -1,0 +1,32 @@
+"""The seed-sweep benchmark's own logic: variant parsing and the per-seed win counts."""
+import pytest
+
+from tools.bench.pendulum_seeds import better, summarise, variant_args
+
+
+def test_variants_become_train_options_and_bad_ones_are_refused():
+    assert variant_args("vhp-vae") == ["--model", "vhp-vae"]
+    assert variant_args("vhp-vae:scaled") == ["--model", "vhp-vae", "--loss-scale", "lambda"]
+    assert variant_args("fmvae:0.01:relative:scaled") == [
+        "--model", "fmvae", "--eta", "0.01", "--flatness", "relative", "--loss-scale", "lambda"]
+    for bad in ("fmvae", "fmvae:x", "fmvae:3:sideways", "vae:3"):
+        with pytest.raises(ValueError, match="variant"):
+            variant_args(bad)
+
+
+def row(variant, seed, cond, riemannian, c_hat=0.2):
+    return {"variant": variant, "seed": seed, "cond": cond, "mf_iqr": 1.0, "log_mf_iqr": 1.0,
+            "riemannian": riemannian, "latent_std": 1.0, "c_hat": c_hat, "lambda": 1.0}
+
+
+def test_wins_are_counted_per_seed_against_the_first_variant():
+    rows = [row("a", 0, 10, 1.2), row("a", 1, 10, 1.2),
+            row("b", 0, 5, 0.9, c_hat=0.5), row("b", 1, 20, 1.3)]
+    table = summarise(rows, ["a", "b"], kappa2=0.3)
+    line = next(l for l in table.splitlines() if l.startswith("| b |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[2].endswith("(1/2)")      # cond: lower on seed 0 only
+    assert cells[5].endswith("(1/2)")      # Riemannian 0.9 is closer to 1 than 1.2; 1.3 is not
+    assert cells[3].endswith("(0/2)")      # equal spreads are no win
+    assert cells[7] == "1/2"               # one seed ends over kappa^2
+    assert better("riemannian", 0.95, 1.1) and not better("riemannian", 1.2, 1.1)
