@@ -109,7 +109,7 @@ def flatness_penalty(decoder: nn.Module, z: torch.Tensor, n_probes: int = 1, n_t
     z_tilde = latent_mixup(z, a0, generator) if mixup else z
     if scale_free:
         c2 = trace_estimate(decoder, z_tilde, n_trace_probes, generator).mean() / z.shape[1]
-        penalty = probe_flatness(decoder, z_tilde, c2, n_probes, generator).mean() / c2.clamp_min(1e-30) ** 2
+        penalty = probe_flatness(decoder, z_tilde, c2, n_probes, generator).mean() / c2.square().clamp_min(1e-30)
         return FlatnessResult(penalty, c2.detach(), penalty.detach())
     if detach_c2:
         with torch.no_grad():

@@ -131,8 +131,11 @@ class TrainConfig:
         if self.model != "fmvae" and self.eta not in (None, 0, 0.0):
             raise InputError(None, f"--eta applies to fmvae only ({self.model} trains without the "
                                    f"flatness term)")
-        if self.model != "fmvae" and (self.flatness != "absolute" or self.flat_encoder):
-            raise InputError(None, f"--flatness and --flat-encoder apply to fmvae only")
+        no_penalty = self.model != "fmvae" or self.eta in (0, 0.0)
+        if no_penalty and (self.flatness != "absolute" or self.flat_encoder):
+            raise InputError(None, "--flatness and --flat-encoder apply to fmvae with eta > 0 only")
+        if self.model == "supervised" and self.loss_scale != "none":
+            raise InputError(None, "--loss-scale applies to fmvae and vhp-vae only (supervised has no lambda)")
         values = {k: getattr(self, k) for k in PRESETS[self.preset]}
         filled = {k: PRESETS[self.preset][k] if v is None else v for k, v in values.items()}
         if self.model != "fmvae":

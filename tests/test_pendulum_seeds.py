@@ -30,3 +30,8 @@ def test_wins_are_counted_per_seed_against_the_first_variant():
     assert cells[3].endswith("(0/2)")      # equal spreads are no win
     assert cells[7] == "1/2"               # one seed ends over kappa^2
     assert better("riemannian", 0.95, 1.1) and not better("riemannian", 1.2, 1.1)
+    # Seed 0 broke the bound for b, so a second table keeps seed 1 alone.
+    kept = table[table.index("Only the seeds"):]
+    assert "(1)" in kept.splitlines()[0]
+    line = next(l for l in kept.splitlines() if l.startswith("| b |"))
+    assert line.split("|")[3].strip().endswith("(0/1)")   # cond 20 vs 10 on seed 1

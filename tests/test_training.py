@@ -253,6 +253,8 @@ def test_two_processes_under_torchrun_stay_identical(crops, tmp_path):
     (["--crops", "CROPS", "--flat-batch", "100"], "--flat-batch"),
     (["--crops", "CROPS", "--model", "vhp-vae", "--eta", "300"], "--eta"),
     (["--crops", "CROPS", "--model", "vhp-vae", "--flatness", "relative"], "--flatness"),
+    (["--crops", "CROPS", "--eta", "0", "--flat-encoder"], "--flat-encoder"),
+    (["--crops", "CROPS", "--model", "supervised", "--loss-scale", "lambda"], "--loss-scale"),
 ])
 def test_bad_input_is_one_line_and_exit_2(crops, tmp_path, capsys, extra, expect):
     args = ["train", "--model", "fmvae", "--out", str(tmp_path / "o"), *extra]
@@ -302,3 +304,15 @@ def test_loss_scale_lambda_divides_the_loss_before_adam_sees_it_and_old_runs_kee
     assert TrainConfig.from_dict(stored).loss_scale == "lambda"
     old = {k: v for k, v in stored.items() if k != "loss_scale"}   # a run stored before the option
     assert TrainConfig.from_dict(old).loss_scale == "none"
+
+
+def test_flat_encoder_moves_the_encoder_of_a_smooth_decoder(crops, tmp_path):
+    mlp = {"architecture": "mlp", "mlp_hidden": [16], "latent_dim": 2, "prior_hidden": [16]}
+    digests = []
+    for flag in (False, True):
+        out = tmp_path / f"enc-{flag}"
+        train(config(crops, out, flat_encoder=flag, eta=10.0, model_overrides=dict(mlp)))
+        model = build_model(load_checkpoint(out / "checkpoint.pt"))
+        digests.append(parameter_digest(model.encoder))
+    # tanh decoder: J depends on z, so the penalty's gradient reaches the encoder only with the flag
+    assert digests[0] != digests[1]

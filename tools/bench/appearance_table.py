@@ -22,6 +22,8 @@ from tools.atomic import atomic_write_text
 from tools.cli import main as track
 
 SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
+# What a done.json written before it recorded more than the step count was trained with.
+LEGACY_RECIPE = {"preset": "cpu", "seed": 0, "kappa2": None, "flatness": None, "loss_scale": None}
 COLUMNS = ("IDF1", "IDP", "IDR", "Rcll", "Prcn", "FAR", "MT", "PT", "ML", "FP", "FN", "IDs", "FM",
            "MOTA", "MOTP", "MOTAL", "HOTA", "DetA", "AssA")
 
@@ -87,9 +89,18 @@ def main(argv: list[str] | None = None) -> int:
             plans.append((f"vhp-vae-not-{held_out}", "vhp-vae", 0.0, [str(crops / f"det-{other}")], (held_out,)))
             for eta in loo_etas:
                 plans.append((f"fmvae-eta{eta:g}-not-{held_out}", "fmvae", eta, [str(crops / f"det-{other}")], (held_out,)))
+    recipe = {"steps": args.steps, "preset": args.preset, "seed": args.seed, "kappa2": args.kappa2,
+              "flatness": args.flatness, "loss_scale": args.loss_scale}
     for name, kind, eta, train_crops, _ in plans:
         out = models / name
-        if not (out / "done.json").is_file():
+        done = out / "done.json"
+        if done.is_file():
+            stored = {**LEGACY_RECIPE, **json.loads(done.read_text())}
+            differ = [k for k, v in recipe.items() if stored.get(k) != v]
+            if differ:
+                sys.exit(f"{done}: this model was trained with other {', '.join(differ)}; "
+                         f"use another --work")
+        else:
             cmd = ["train", "--model", kind, "--crops", *train_crops, "--out", str(out), "--preset", args.preset,
                    "--steps", str(args.steps), "--seed", str(args.seed)]
             if kind != "supervised" and args.kappa2 is not None:
@@ -105,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             if (out / "checkpoint.pt").is_file():
                 cmd.append("--resume")
             run(cmd, log)
-            atomic_write_text(out / "done.json", json.dumps({"steps": args.steps}))
+            atomic_write_text(done, json.dumps(recipe))
     # 3. tracking runs: rows of the table. A learned descriptor's threshold is proposed without
     # labels (`track calibrate` on the detections of the sequences it tracks), unless given.
     def gate(spec: str, seqs: tuple[str, ...], name: str) -> list[str]:

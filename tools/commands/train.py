@@ -55,8 +55,8 @@ def register(subparsers) -> None:
                      help="absolute: the paper's ||G - c^2 I||^2 (default); relative: divided by c^4, "
                           "invariant to the latent scale, so spreading the latents cannot lower it")
     vhp.add_argument("--flat-encoder", action="store_const", const=True,
-                     help="let the penalty's gradient reach the encoder through the codes (useful "
-                          "with smooth decoders such as --arch mlp; off by default)")
+                     help="let the penalty's gradient reach the encoder through the codes (only a smooth "
+                          "decoder, --arch mlp, has one; with the ReLU vgg decoder it changes nothing)")
     net = p.add_argument_group("network (overrides the preset)")
     net.add_argument("--latent-dim", type=int, metavar="D", help="latent size (default 128)")
     net.add_argument("--width", type=float, metavar="W", help="VGG16 width multiplier (cpu 0.25, paper 1.0)")
