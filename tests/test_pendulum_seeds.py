@@ -35,3 +35,15 @@ def test_wins_are_counted_per_seed_against_the_first_variant():
     assert "(1)" in kept.splitlines()[0]
     line = next(l for l in kept.splitlines() if l.startswith("| b |"))
     assert line.split("|")[3].strip().endswith("(0/1)")   # cond 20 vs 10 on seed 1
+
+
+def test_failed_runs_are_listed_and_left_out_of_the_means():
+    rows = [row("a", 0, 10, 1.2), row("a", 1, 30, 1.2), row("b", 0, 5, 1.1),
+            {"variant": "b", "seed": 1, "failed": "training diverged at step 7"}]
+    table = summarise(rows, ["a", "b"], kappa2=0.3)
+    line = next(l for l in table.splitlines() if l.startswith("| b |"))
+    assert line.split("|")[2].strip() == "1"                       # one finished seed
+    assert line.split("|")[3].strip().startswith("5 +- 0 (1/1)")  # compared on seed 0 only
+    assert "b seed 1: training diverged at step 7" in table
+    only_failed = summarise([row("a", 0, 10, 1.2), {"variant": "b", "seed": 0, "failed": "x"}], ["a", "b"], 0.3)
+    assert "| b | 0 |" in only_failed

@@ -1,19 +1,19 @@
 """Issue 4's pendulum comparison over several seeds: FMVAE variants against VHP-VAE.
 
     python -m tools.bench.pendulum_seeds [--seeds 0 1 2 3 4] [--steps 3000] [--kappa2 0.3]
-        [--variant vhp-vae fmvae:3 fmvae:10:relative ...] [--jobs 2] [--work data/pendulum-seeds]
+        [--variant vhp-vae:scaled fmvae:0.01:scaled ...] [--jobs 2] [--work data/pendulum-seeds]
 
 One 3000-step pendulum model varies a lot with its seed: the median condition number of one
 VHP-VAE seed was 31.7, of the next 11.5. A single pair of runs says little, so every variant
 trains on the same seeds. Each (variant, seed) is one `track train` plus one `track geometry`
 run in WORK/<variant>/seed<k>/. A finished run is reused, so the script resumes after an
-interruption. It prints, per variant, the mean and sd over seeds of the median condition number,
-the IQR of the normalised MF, the IQR of log10 MF and the Riemannian ratio (Table 1). It also
-counts on how many seeds each FMVAE variant beats VHP-VAE. Variants: `vhp-vae`, or
-`fmvae:ETA[:relative][:encoder][:scaled]`: relative is the scale-free penalty (`--flatness
-relative`), encoder lets it move the codes (`--flat-encoder`), scaled divides the loss by
-max(lambda, 1) (`--loss-scale lambda`); `vhp-vae:scaled` likewise. The first variant is the
-baseline the others are counted against.
+interruption; a run whose training fails (a diverged loss) is recorded in its failed.txt and
+listed under the table. Per variant it prints the mean and sd over seeds of the median
+condition number, the IQR of the normalised MF, the IQR of log10 MF and the Riemannian ratio
+(Table 1), with the seeds on which the variant beats the first one, and the final C_hat.
+Variants: `vhp-vae[:scaled]` or `fmvae:ETA[:relative][:encoder][:scaled]`: relative is the
+scale-free penalty (`--flatness relative`), encoder lets it move the codes (`--flat-encoder`),
+scaled divides the loss by max(lambda, 1) (`--loss-scale lambda`).
 """
 from __future__ import annotations
 
@@ -72,16 +72,25 @@ def run_one(track: str, crops: Path, work: Path, variant: str, seed: int, steps:
     if report.exists() and json.loads(report.read_text())["models"][0]["step"] != steps:
         raise Mismatch(f"{report}: measures a model of {json.loads(report.read_text())['models'][0]['step']} "
                        f"steps, not {steps}; use another --work")
+    failed = folder / "failed.txt"
+    if failed.exists():   # a run that diverged stays a failure (resume is exact); delete it to retry
+        return {"variant": variant, "seed": seed, "failed": failed.read_text().strip()}
     if not report.exists():
         train = [track, "train", *variant_args(variant), "--crops", str(crops), "--out", str(folder / "model"),
                  "--steps", str(steps), "--kappa2", str(kappa2), "--seed", str(seed), *NETWORK]
         if (folder / "model" / "checkpoint.pt").exists():
             train = [track, "train", "--resume", "--out", str(folder / "model"), "--steps", str(steps), "--quiet"]
-        subprocess.run(train, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([track, "geometry", "--checkpoint", str(folder / "model" / "checkpoint.pt"),
-                        "--label", f"{variant} seed {seed}", "--crops", str(crops),
-                        "--out", str(folder / "geometry"), "--threads", "1"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        measure = [track, "geometry", "--checkpoint", str(folder / "model" / "checkpoint.pt"),
+                   "--label", f"{variant} seed {seed}", "--crops", str(crops),
+                   "--out", str(folder / "geometry"), "--threads", "1"]
+        try:
+            subprocess.run(train, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            subprocess.run(measure, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        except subprocess.CalledProcessError as exc:
+            lines = (exc.stderr or "").strip().splitlines()
+            why = lines[-1] if lines else f"exit {exc.returncode} from track {exc.cmd[1]}"
+            atomic_write_text(failed, why + "\n")
+            return {"variant": variant, "seed": seed, "failed": why}
     m = json.loads(report.read_text())["models"][0]
     with (folder / "model" / "log.csv").open() as fh:
         last = list(csv.DictReader(fh))[-1]
@@ -101,6 +110,9 @@ def _table(by: dict[str, dict[int, dict]], variants: list[str], kappa2: float) -
     head = "| variant | seeds | " + " | ".join(t for _, t in METRICS) + " | final C_hat | over kappa^2 | latent sd |"
     lines = [head, "|" + "---|" * (len(METRICS) + 5)]
     for v in variants:
+        if not by[v]:
+            lines.append(f"| {v} | 0 |" + " |" * (len(METRICS) + 3))
+            continue
         cells = []
         for key, _ in METRICS:
             vals = [r[key] for r in by[v].values()]
@@ -120,12 +132,17 @@ def _table(by: dict[str, dict[int, dict]], variants: list[str], kappa2: float) -
 
 def summarise(rows: list[dict], variants: list[str], kappa2: float) -> str:
     """The table over all seeds; then, if some run broke the bound, over the seeds where none did."""
+    failed = [r for r in rows if "failed" in r]
+    rows = [r for r in rows if "failed" not in r]
     by = {v: {r["seed"]: r for r in rows if r["variant"] == v} for v in variants}
     lines = _table(by, variants, kappa2)
     lines += ["", f"Mean +- sd over seeds; (w/n): seeds on which the variant beats {variants[0]} "
                   "(lower, or for the Riemannian ratio closer to 1). final C_hat: the running reconstruction "
                   "error at the last step; a seed over kappa^2 broke the constraint, and its flatness may "
                   "come from a decoder that no longer reconstructs."]
+    if failed:
+        lines += ["", "Failed runs, left out (win counts use the seeds both variants finished): " +
+                  "; ".join(f"{r['variant']} seed {r['seed']}: {r['failed']}" for r in failed)]
     seeds = set.intersection(*(set(by[v]) for v in variants))
     kept = sorted(s for s in seeds if all(by[v][s]["c_hat"] <= kappa2 for v in variants))
     if kept and len(kept) < len(seeds):
