@@ -27,7 +27,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -225,23 +225,30 @@ def extract_crops(seqs: list[Sequence], out: str | Path, source: Source = "det",
         what = f"confidence >= {min_confidence:g}" if source == "det" else "the gt filters"
         raise InputError(None, f"no {source} boxes pass {what}, min height {min_height:g} in "
                                f"{', '.join(s.name for s in seqs)}: nothing to cut")
-    _check_replaceable(out)
+    info = {
+        "source": source,
+        "parameters": parameters,
+        "sequences": fingerprints,
+        "count": total,
+        "per_sequence": {p.seq.name: len(p.frame) for p in plans},
+        "size": int(size),
+    }
+    return publish_cache(out, lambda tmp: _write_cache(tmp, plans, size, progress), info)
 
+
+def publish_cache(out: Path, write: Callable[[Path], None], info: dict) -> CropSet:
+    """Write a crop cache the safe way and open it: refuse to replace anything but a crop cache,
+    let `write` fill a temporary folder next to `out` (crops.npy, meta.npz), add info.json
+    (with the cache version and the time), then swap the folder into place. On any error or
+    interruption the temporary folder is removed and an older cache at `out` stays intact."""
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        _write_cache(tmp, plans, size, progress)
-        info = {
-            "version": CACHE_VERSION,
-            "source": source,
-            "parameters": parameters,
-            "sequences": fingerprints,
-            "count": total,
-            "per_sequence": {p.seq.name: len(p.frame) for p in plans},
-            "size": int(size),
-            "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        }
-        atomic_write_text(tmp / "info.json", json.dumps(info, indent=1) + "\n")
+        write(tmp)
+        stamped = {"version": CACHE_VERSION, **info,
+                   "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+        atomic_write_text(tmp / "info.json", json.dumps(stamped, indent=1) + "\n")
         replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -288,7 +295,7 @@ def _reusable(out: Path, parameters: dict, fingerprints: list[dict]) -> CropSet 
         return None
 
 
-def _check_replaceable(out: Path) -> None:
+def check_replaceable(out: Path) -> None:
     """Refuse to replace anything but a crop cache (or an empty folder) at `out`."""
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder; choose another output folder")

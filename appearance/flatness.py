@@ -107,18 +107,14 @@ def flatness_penalty(decoder: nn.Module, z: torch.Tensor, n_probes: int = 1, n_t
     graph, whatever `detach_c2` says), so the returned `penalty` equals `relative`.
     """
     z_tilde = latent_mixup(z, a0, generator) if mixup else z
-    if scale_free:
-        c2 = trace_estimate(decoder, z_tilde, n_trace_probes, generator).mean() / z.shape[1]
-        penalty = probe_flatness(decoder, z_tilde, c2, n_probes, generator).mean() / c2.square().clamp_min(1e-30)
-        return FlatnessResult(penalty, c2.detach(), penalty.detach())
-    if detach_c2:
+    if detach_c2 and not scale_free:
         with torch.no_grad():
             c2 = trace_estimate(decoder, z_tilde.detach(), n_trace_probes, generator).mean() / z.shape[1]
     else:
         c2 = trace_estimate(decoder, z_tilde, n_trace_probes, generator).mean() / z.shape[1]
     penalty = probe_flatness(decoder, z_tilde, c2, n_probes, generator).mean()
-    c2_d = c2.detach()
-    return FlatnessResult(penalty, c2_d, penalty.detach() / c2_d.clamp_min(1e-30) ** 2)
+    relative = penalty / c2.square().clamp_min(1e-30)
+    return FlatnessResult(relative if scale_free else penalty, c2.detach(), relative.detach())
 
 
 def exact_flatness(decoder: nn.Module, z: torch.Tensor) -> ExactFlatness:

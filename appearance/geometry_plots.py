@@ -87,52 +87,53 @@ def _planes(models: Sequence[ModelGeometry]):
     return [m for m in models if m.plane is not None]
 
 
-def mf_contours(models: Sequence[ModelGeometry]) -> bytes | None:
-    """Figure 1: log10 MF heat map, encoded points, equidistance contours around a few points."""
+def _mf_panels(models: Sequence[ModelGeometry], draw, cmap: str = "viridis",
+               colorbar_label: str | None = None) -> bytes | None:
+    """One MF-map panel per 2-D model on a shared colour range; `draw(ax, model)` adds the
+    figure's own layer and returns the panel title. None when no model has a 2-D plane."""
     shown = _planes(models)
     if not shown:
         return None
     fig = _figure(4.0 * len(shown) + 0.8, 3.8)
     lo, hi = _shared_range([m.plane for m in shown])
     for k, m in enumerate(shown):
-        p = m.plane
         ax = fig.add_subplot(1, len(shown), k + 1)
-        im = _panel_base(ax, p, lo, hi)
-        _scatter(ax, p, 1.5)
+        im = _panel_base(ax, m.plane, lo, hi, cmap=cmap)
+        _scatter(ax, m.plane, 1.5)
+        ax.set_title(draw(ax, m), fontsize=9)
+        ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=ax, shrink=0.85, label=colorbar_label).ax.tick_params(labelsize=7)
+    return _png(fig)
+
+
+def mf_contours(models: Sequence[ModelGeometry]) -> bytes | None:
+    """Figure 1: log10 MF heat map, encoded points, equidistance contours around a few points."""
+    def draw(ax, m: ModelGeometry) -> str:
+        p = m.plane
         xs = np.linspace(p.lo[0], p.hi[0], p.grid)
         ys = np.linspace(p.lo[1], p.hi[1], p.grid)
         for s, (src, fld) in enumerate(zip(p.sources, p.fields)):
             colour = CONTOUR_COLOURS[s % len(CONTOUR_COLOURS)]
             ax.contour(xs, ys, fld.T, levels=p.levels, colors=colour, linewidths=0.9)
             ax.plot(src[0], src[1], marker="*", color=colour, markersize=9, markeredgecolor="k")
-        ax.set_title(f"{m.label}: log10 normalised MF,\nequidistance contours of the geodesic distance", fontsize=9)
-        ax.tick_params(labelsize=7)
-        fig.colorbar(im, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
-    return _png(fig)
+        return f"{m.label}: log10 normalised MF,\nequidistance contours of the geodesic distance"
+
+    return _mf_panels(models, draw)
 
 
 def geodesic_lines(models: Sequence[ModelGeometry]) -> bytes | None:
     """Figure 3: geodesics (solid) against straight lines (dashed) over the MF map."""
-    shown = _planes(models)
-    if not shown:
-        return None
-    fig = _figure(4.0 * len(shown) + 0.8, 3.8)
-    lo, hi = _shared_range([m.plane for m in shown])
-    for k, m in enumerate(shown):
+    def draw(ax, m: ModelGeometry) -> str:
         p = m.plane
-        ax = fig.add_subplot(1, len(shown), k + 1)
-        im = _panel_base(ax, p, lo, hi, cmap="Greys")
-        _scatter(ax, p, 1.5)
         for c, (curve, line) in enumerate(p.curves):
             colour = f"C{c % 10}"
             ax.plot(curve[:, 0], curve[:, 1], "-", color=colour, lw=1.6)
             ax.plot(line[:, 0], line[:, 1], "--", color=colour, lw=1.0)
             ax.plot(line[:, 0], line[:, 1], "o", color=colour, markersize=3)
-        ratio = m.report["table1"]["riemannian"]
-        ax.set_title(f"{m.label}: geodesics (solid) vs lines (dashed)\nRiemannian ratio "
-                     f"{ratio['mean']:.3f} +- {ratio['sd']:.3f}", fontsize=9)
         ax.set_xlim(p.lo[0], p.hi[0])
         ax.set_ylim(p.lo[1], p.hi[1])
-        ax.tick_params(labelsize=7)
-        fig.colorbar(im, ax=ax, shrink=0.85, label="log10 normalised MF").ax.tick_params(labelsize=7)
-    return _png(fig)
+        ratio = m.report["table1"]["riemannian"]
+        return (f"{m.label}: geodesics (solid) vs lines (dashed)\nRiemannian ratio "
+                f"{ratio['mean']:.3f} +- {ratio['sd']:.3f}")
+
+    return _mf_panels(models, draw, cmap="Greys", colorbar_label="log10 normalised MF")

@@ -13,17 +13,13 @@ counter-clockwise) for colouring figures; training does not read them.
 """
 from __future__ import annotations
 
-import datetime
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from appearance.crop_dataset import CACHE_VERSION, CropSet
-from tools.atomic import atomic_write_text, replace_folder
+from appearance.crop_dataset import CropSet, check_replaceable, publish_cache
 from tools.errors import InputError
 
 SIZE = 16
@@ -84,31 +80,19 @@ def write_pendulum(out: str | Path, n: int = 10000, seed: int = 0, noise: float 
                 return CropSet.load(out)
             except InputError:
                 pass
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder; choose another output folder")
-    if out.is_dir():
-        others = sorted(p.name for p in out.iterdir() if p.name not in ("crops.npy", "meta.npz", "info.json"))
-        if others:
-            raise InputError(out, f"exists and is not a crop cache (it holds {others[0]}); choose another "
-                                  f"output folder")
+    check_replaceable(out)   # before the images are drawn: a wrong --out fails at once
     images, angles = make_images(n, seed, noise, size)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         np.save(tmp / "crops.npy", images)
         np.savez(tmp / "meta.npz", seq=np.array(["pendulum"] * n), frame=np.arange(1, n + 1, dtype=np.int32),
                  tlwh=np.tile(np.array([[0, 0, size, size]], np.float32), (n, 1)),
                  confidence=np.ones(n, np.float32), gt_id=np.full(n, -1, np.int64),
                  angle=angles.astype(np.float32))
-        info = {"version": CACHE_VERSION, "source": "pendulum", "parameters": parameters, "count": int(n),
-                "per_sequence": {"pendulum": int(n)}, "size": int(size),
-                "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
-        atomic_write_text(tmp / "info.json", json.dumps(info, indent=1) + "\n")
-        replace_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return CropSet.load(out)
+
+    info = {"source": "pendulum", "parameters": parameters, "count": int(n),
+            "per_sequence": {"pendulum": int(n)}, "size": int(size)}
+    return publish_cache(out, write, info)
 
 
 def angles_of(folder: str | Path) -> np.ndarray | None:

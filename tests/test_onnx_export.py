@@ -25,24 +25,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_checkpoint(path: Path) -> Path:
-    """A random tiny fmvae whose features differ between crops (He init, zero biases).
+    """A random tiny fmvae whose features differ between crops (the trainer's He init).
 
     PyTorch's default init makes a deep narrow ReLU net's output nearly constant: every crop
     would get the same feature, appearance costs would all tie, and float rounding would pick
     the matches, which says nothing about the two runtimes.
     """
-    from torch import nn
-
     from appearance.checkpoint import save_checkpoint
+    from appearance.trainer import initialise_weights
     from appearance.vae import VAE, VAEConfig
 
     torch.manual_seed(0)
     cfg = VAEConfig(latent_dim=8, width=0.0625, decoder_channels=(8, 8, 4, 4, 4), prior_hidden=(16, 16))
     model = VAE(cfg)
-    for m in model.encoder.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    initialise_weights(model)  # features that vary between crops, unlike PyTorch's default init
     save_checkpoint(path, {"kind": "fmvae", "model_config": cfg.to_dict(), "model": model.state_dict(),
                            "norm": {"mean": [0.5, 0.45, 0.4], "std": [0.25, 0.2, 0.3]}, "step": 0})
     return path

@@ -27,18 +27,14 @@ from tools.bench.throughput import machine_line, time_paired
 
 
 def random_checkpoint(path: Path, preset: str) -> Path:
-    from torch import nn
-
     from appearance.checkpoint import save_checkpoint
+    from appearance.trainer import initialise_weights
     from appearance.vae import VAE, VAEConfig
 
     torch.manual_seed(0)
     cfg = VAEConfig.preset(preset)
     model = VAE(cfg)
-    for m in model.encoder.modules():  # features that vary between crops, unlike PyTorch's default init
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    initialise_weights(model)  # features that vary between crops, unlike PyTorch's default init
     save_checkpoint(path, {"kind": "fmvae", "model_config": cfg.to_dict(), "model": model.state_dict(),
                            "norm": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}, "step": 0})
     return path

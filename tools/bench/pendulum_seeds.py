@@ -69,9 +69,9 @@ def run_one(track: str, crops: Path, work: Path, variant: str, seed: int, steps:
         if float(train_cfg["kappa2"]) != kappa2:
             raise Mismatch(f"{stored}: trained with kappa^2 {train_cfg['kappa2']}, not {kappa2}; "
                            f"use another --work or --kappa2 {train_cfg['kappa2']}")
-    if report.exists() and json.loads(report.read_text())["models"][0]["step"] != steps:
-        raise Mismatch(f"{report}: measures a model of {json.loads(report.read_text())['models'][0]['step']} "
-                       f"steps, not {steps}; use another --work")
+    measured = json.loads(report.read_text())["models"][0] if report.exists() else None
+    if measured is not None and measured["step"] != steps:
+        raise Mismatch(f"{report}: measures a model of {measured['step']} steps, not {steps}; use another --work")
     failed = folder / "failed.txt"
     if failed.exists():   # a run that diverged stays a failure (resume is exact); delete it to retry
         return {"variant": variant, "seed": seed, "failed": failed.read_text().strip()}
@@ -91,7 +91,7 @@ def run_one(track: str, crops: Path, work: Path, variant: str, seed: int, steps:
             why = lines[-1] if lines else f"exit {exc.returncode} from track {exc.cmd[1]}"
             atomic_write_text(failed, why + "\n")
             return {"variant": variant, "seed": seed, "failed": why}
-    m = json.loads(report.read_text())["models"][0]
+    m = measured or json.loads(report.read_text())["models"][0]
     with (folder / "model" / "log.csv").open() as fh:
         last = list(csv.DictReader(fh))[-1]
     return {"variant": variant, "seed": seed, "c_hat": float(last["C_hat"]), "lambda": float(last["lambda"]),
