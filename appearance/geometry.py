@@ -190,6 +190,13 @@ class MetricSummary:
         return normalised_mf(self.log_mf)
 
     @property
+    def normalised_mf_per_dim(self) -> np.ndarray:
+        """MF^(1/d) normalised by its mean: the geometric-mean singular value of J. In 128-D MF
+        spans tens of decades, the mean of MF is set by the largest few samples and the linear
+        spread of MF / mean(MF) collapses towards 0 for every model; this one stays comparable."""
+        return normalised_mf(self.log_mf / self.eigenvalues.shape[1])
+
+    @property
     def c2(self) -> float:
         """mean tr(G) / d: the scale FMVAE pulls G towards."""
         return float(self.eigenvalues.sum(1).mean() / self.eigenvalues.shape[1])

@@ -246,6 +246,7 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
         "condition_number": geo.describe(summ.condition),
         "normalised_mf": geo.describe(summ.normalised_mf),
         "log10_mf": geo.describe(summ.log_mf / math.log(10)),
+        "normalised_mf_per_dim": geo.describe(summ.normalised_mf_per_dim),
         "table1": {"pairs": int(len(pairs)), **table, "refine": opts.refine,
                    "refine_points": opts.refine_points, "line_pieces": opts.line_pieces},
         "graph": graph_info,

@@ -83,14 +83,17 @@ FLATNESS_KINDS = ("absolute", "relative")
 # flatness term never moved the decoder (a fresh Adam state moved it at once). The division keeps
 # every term's relative weight and evens out the gradient scale Adam sees. It is not the default:
 # the cpu preset's FMVAE (eta 300) on MOT15 crops then never learned to reconstruct in 800 steps
-# (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants eta ~ 0.01 (see README).
+# (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants another eta (README).
 LOSS_SCALES = ("lambda", "none")
+FLAT_STATS = ("c2", "penalty", "relative")    # logged only once the penalty is on (--flat-start)
+# --nu: with DESIGN's gain of 1, lambda and C oscillate instead of settling; 0.05 damps it. The
+# measurements are in the README (Latent geometry, "What made the difference").
 
 # Fields that define what is trained; a resumed run must keep them. The rest (steps,
 # checkpoint_every, device, threads, progress, out) may change between sessions.
-RECIPE_FIELDS = ("model", "crops", "preset", "batch_size", "lr", "eta", "kappa2", "lambda0", "probes",
-                 "flat_batch", "a0", "flatness", "flat_encoder", "loss_scale", "seed", "flip",
-                 "encoder_weights", "model_overrides")
+RECIPE_FIELDS = ("model", "crops", "preset", "batch_size", "lr", "eta", "kappa2", "lambda0", "nu",
+                 "lambda_max", "probes", "flat_batch", "a0", "flatness", "flat_encoder", "flat_start",
+                 "loss_scale", "seed", "flip", "encoder_weights", "model_overrides")
 
 
 @dataclass
@@ -107,11 +110,14 @@ class TrainConfig:
     eta: float | None = None
     kappa2: float | None = None
     lambda0: float | None = None
+    nu: float = 1.0                    # gain of the lambda update (DESIGN: 1)
+    lambda_max: float = 1e8            # lambda's upper clip
     probes: int | None = None
     flat_batch: int | None = None
     a0: float = 0.2                    # mixup reach past the segment ends (FMVAE)
     flatness: str = "absolute"         # absolute: the paper's ||G - c^2 I||^2; relative: / c^4
     flat_encoder: bool = False         # let the penalty's gradient reach the encoder through z
+    flat_start: int = 0                # steps trained as VHP-VAE before the penalty joins (FMVAE)
     loss_scale: str = "none"           # none: back-propagate the loss; lambda: loss / max(lambda, 1)
     seed: int = 0
     checkpoint_every: int = 200        # 0: only at the end
@@ -132,8 +138,8 @@ class TrainConfig:
             raise InputError(None, f"--eta applies to fmvae only ({self.model} trains without the "
                                    f"flatness term)")
         no_penalty = self.model != "fmvae" or self.eta in (0, 0.0)
-        if no_penalty and (self.flatness != "absolute" or self.flat_encoder):
-            raise InputError(None, "--flatness and --flat-encoder apply to fmvae with eta > 0 only")
+        if no_penalty and (self.flatness != "absolute" or self.flat_encoder or self.flat_start):
+            raise InputError(None, "--flatness, --flat-encoder and --flat-start apply to fmvae with eta > 0 only")
         if self.model == "supervised" and self.loss_scale != "none":
             raise InputError(None, "--loss-scale applies to fmvae and vhp-vae only (supervised has no lambda)")
         values = {k: getattr(self, k) for k in PRESETS[self.preset]}
@@ -149,10 +155,14 @@ class TrainConfig:
             (cfg.eta >= 0, f"--eta must be non-negative, got {cfg.eta:g}"),
             (cfg.kappa2 > 0, f"--kappa2 must be positive, got {cfg.kappa2:g}"),
             (cfg.lambda0 > 0, f"--lambda0 must be positive, got {cfg.lambda0:g}"),
+            (math.isfinite(cfg.nu) and cfg.nu > 0, f"--nu must be positive and finite, got {cfg.nu:g}"),
+            (math.isfinite(cfg.lambda_max) and cfg.lambda_max >= max(cfg.lambda0, 1.0),
+             f"--lambda-max must be at least --lambda0 and 1, got {cfg.lambda_max:g}"),
             (cfg.probes >= 1, f"--probes must be at least 1, got {cfg.probes}"),
             (1 <= cfg.flat_batch <= cfg.batch_size,
              f"--flat-batch must lie in [1, batch size {cfg.batch_size}], got {cfg.flat_batch}"),
             (cfg.a0 >= 0, f"--a0 must be non-negative, got {cfg.a0:g}"),
+            (cfg.flat_start >= 0, f"--flat-start must be non-negative, got {cfg.flat_start}"),
             (cfg.loss_scale in LOSS_SCALES,
              f"--loss-scale must be one of {', '.join(LOSS_SCALES)}, got {cfg.loss_scale!r}"),
             (cfg.flatness in FLATNESS_KINDS,
@@ -365,14 +375,19 @@ class Objective(nn.Module):
             return ("loss", "F", "C", "latent_std", "c2", "penalty", "relative")
         return ("loss", "F", "C", "latent_std")
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None, lam: float) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None, lam: float,
+                flat: bool = True) -> dict[str, torch.Tensor]:
+        """`flat` False skips the penalty (the steps before --flat-start); its stats are then NaN."""
         if self.kind == "supervised":
             loss = F.cross_entropy(self.model(x), labels)
             return {"loss": loss}
         t = vhp_terms(self.model, x, lam, self.kappa2)
         loss = t["lagrangian"]
         out = {"F": t["F"].detach(), "C": t["C"].detach(), "latent_std": t["mean"].detach().std(0).mean()}
-        if self.eta > 0:
+        if self.eta > 0 and not flat:
+            nan = torch.full((), float("nan"), device=x.device)
+            out.update(c2=nan, penalty=nan, relative=nan)
+        elif self.eta > 0:
             # z detached by default: with a ReLU decoder J is piecewise constant in z, so the
             # penalty's gradient with respect to z is zero almost everywhere; skipping it saves
             # time. A smooth (tanh) decoder has one, and flat_encoder lets it move the codes.
@@ -497,6 +512,9 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     Raises InputError for bad input and TrainingDiverged when a loss turns NaN/inf.
     """
     cfg = config.resolved()
+    if not resume and cfg.flat_start >= cfg.steps:   # a resumed run may stop anywhere, even inside the warm-up
+        raise InputError(None, f"--flat-start {cfg.flat_start} leaves no step with the flatness term "
+                               f"(--steps {cfg.steps}); train a vhp-vae instead")
     ctx = DistContext.from_env()
     out = Path(cfg.out)
     ckpt_path = out / CHECKPOINT
@@ -550,7 +568,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
         load_encoder_weights(model, cfg.encoder_weights)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    lam = None if cfg.model == "supervised" else LagrangeMultiplier(cfg.kappa2, cfg.lambda0)
+    lam = None if cfg.model == "supervised" else LagrangeMultiplier(cfg.kappa2, cfg.lambda0, cfg.nu,
+                                                                            lambda_clip=(1e-6, cfg.lambda_max))
     torch.manual_seed(stream_seed(cfg.seed, ctx.rank, 1))        # reparameterisation, probes, mixup
     batches = torch.Generator().manual_seed(stream_seed(cfg.seed, ctx.rank, 2))
     start = 0
@@ -614,7 +633,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
     try:
         for step in range(start + 1, cfg.steps + 1):
             x, y = sampler.next()
-            result = objective(x, y, lam.value if lam is not None else 0.0)
+            flat = step > cfg.flat_start
+            result = objective(x, y, lam.value if lam is not None else 0.0, flat)
             optimizer.zero_grad(set_to_none=True)
             scale = 1.0 / max(lam.value, 1.0) if lam is not None and cfg.loss_scale == "lambda" else 1.0
             (result["loss"] * scale).backward()
@@ -626,6 +646,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
                 dist.all_reduce(stats)
                 stats /= ctx.world_size
             values = dict(zip(names + ("grad_norm",), stats.tolist()))
+            if not flat:   # no penalty yet: empty cells in the log, not NaN
+                values = {k: v for k, v in values.items() if k not in FLAT_STATS}
             bad = [n for n, v in values.items() if not math.isfinite(v)]
             if bad:
                 raise TrainingDiverged(step, bad, ckpt_path, last_saved)

@@ -56,10 +56,17 @@ def test_metric_summary_of_known_metrics():
     assert np.allclose(np.exp(s.log_mf), [2.0, 9.0, 0.5])
     assert np.allclose(s.condition, [4.0, 1.0, 4.0])
     assert np.allclose(s.normalised_mf, np.array([2.0, 9.0, 0.5]) / (11.5 / 3))
+    roots = np.sqrt([2.0, 9.0, 0.5])                      # MF^(1/2)
+    assert np.allclose(s.normalised_mf_per_dim, roots / roots.mean())
     assert s.c2 == pytest.approx((5 + 18 + 1.25) / 6)
     # 128-D metrics: MF underflows float64 while the normalised MF stays exact
     lm = np.array([-900.0, -900.0 + math.log(3.0)])
     assert np.allclose(normalised_mf(lm), [0.5, 1.5])
+    # isotropic 128-D metrics G = s^2 I: MF = s^128 spans 38 decades, MF^(1/d) is s itself
+    scales = np.linspace(1.0, 2.5, 40)
+    wide = metric_summary(np.stack([sc ** 2 * np.eye(128) for sc in scales]))
+    assert np.allclose(wide.normalised_mf_per_dim, scales / scales.mean())
+    assert describe(wide.normalised_mf)["iqr"] < 1e-6 and describe(wide.normalised_mf_per_dim)["iqr"] > 0.3
     d = describe(np.array([1.0, 2.0, 3.0, 4.0, np.inf]))
     assert d["non_finite"] == 1 and d["median"] == 2.5 and d["iqr"] == pytest.approx(1.5)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -255,6 +256,11 @@ def test_two_processes_under_torchrun_stay_identical(crops, tmp_path):
     (["--crops", "CROPS", "--model", "vhp-vae", "--flatness", "relative"], "--flatness"),
     (["--crops", "CROPS", "--eta", "0", "--flat-encoder"], "--flat-encoder"),
     (["--crops", "CROPS", "--model", "supervised", "--loss-scale", "lambda"], "--loss-scale"),
+    (["--crops", "CROPS", "--model", "vhp-vae", "--flat-start", "2"], "--flat-start"),
+    (["--crops", "CROPS", "--steps", "5", "--flat-start", "5"], "--flat-start 5 leaves no step"),
+    (["--crops", "CROPS", "--flat-start", "-1"], "--flat-start must be non-negative"),
+    (["--crops", "CROPS", "--nu", "0"], "--nu must be positive"),
+    (["--crops", "CROPS", "--lambda-max", "10"], "--lambda-max must be at least --lambda0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(crops, tmp_path, capsys, extra, expect):
     args = ["train", "--model", "fmvae", "--out", str(tmp_path / "o"), *extra]
@@ -316,3 +322,45 @@ def test_flat_encoder_moves_the_encoder_of_a_smooth_decoder(crops, tmp_path):
         digests.append(parameter_digest(model.encoder))
     # tanh decoder: J depends on z, so the penalty's gradient reaches the encoder only with the flag
     assert digests[0] != digests[1]
+
+
+def test_flat_start_trains_the_vhp_vae_of_the_same_seed_first_then_adds_the_penalty(crops, tmp_path, capsys,
+                                                                                    monkeypatch):
+    vhp, fm, staged = tmp_path / "vhp", tmp_path / "fm", tmp_path / "staged"
+    train(config(crops, vhp, model="vhp-vae", steps=6, checkpoint_every=0))
+    train(config(crops, fm, eta=10.0, steps=8, flat_start=6, checkpoint_every=0))
+    digest = lambda run: parameter_digest(build_model(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
+    rows = log_rows(fm / "log.csv")
+    assert [r["penalty"] for r in rows[:6]] == [""] * 6          # no penalty during the warm-up
+    assert [r["C"] for r in rows[:6]] == [r["C"] for r in log_rows(vhp / "log.csv")]
+    assert all(float(r["penalty"]) > 0 for r in rows[6:])
+    # The same run in stages: stopped during step 5, resumed to step 6 (inside the warm-up, which a
+    # resume may do), then to 8. At step 6 it holds the VHP-VAE's weights bit for bit, at 8 the single run's.
+    fail_at(monkeypatch, 5, "interrupt")
+    with pytest.raises(Interrupt):
+        train(config(crops, staged, eta=10.0, steps=8, flat_start=6, checkpoint_every=4))
+    monkeypatch.undo()
+    assert cli_main(["train", "--out", str(staged), "--resume", "--steps", "6", "--quiet"]) == 0
+    assert digest(staged) == digest(vhp)
+    assert cli_main(["train", "--out", str(staged), "--resume", "--steps", "8", "--quiet"]) == 0
+    assert digest(staged) == digest(fm) != digest(vhp)
+    assert cli_main(["train", "--out", str(staged), "--resume", "--flat-start", "2"]) == 2
+    assert "--flat-start" in capsys.readouterr().err
+
+
+def test_nu_and_lambda_max_drive_the_multiplier_and_are_part_of_the_recipe(crops, tmp_path, capsys):
+    out = tmp_path / "damped"
+    probe = tmp_path / "probe"
+    train(config(crops, probe, model="vhp-vae", steps=1, lambda0=1000.0))
+    c1 = float(log_rows(probe / "log.csv")[0]["C"])   # the first batch's C, the same in every run below
+    train(config(crops, out, model="vhp-vae", steps=6, lambda0=1000.0, kappa2=c1 - 0.5, nu=0.05,
+                 lambda_max=1100.0, checkpoint_every=3))
+    state_ = load_checkpoint(out / "checkpoint.pt")["lagrangian"]
+    assert state_["nu"] == 0.05 and state_["lambda_clip"][1] == 1100.0
+    lams = [float(r["lambda"]) for r in log_rows(out / "log.csv")]
+    # delta = 0.5 on the first step: exp(0.05 * 0.5) = 1.025, where nu = 1 would hit the 1.05 clip;
+    # lambda then climbs until the cap holds it.
+    assert lams[0] == pytest.approx(1000.0 * math.exp(0.025), rel=1e-5)
+    assert max(lams) == 1100.0 and lams[-1] == 1100.0
+    assert cli_main(["train", "--out", str(out), "--resume", "--nu", "1"]) == 2
+    assert "--nu" in capsys.readouterr().err

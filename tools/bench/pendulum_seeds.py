@@ -1,7 +1,8 @@
 """Issue 4's pendulum comparison over several seeds: FMVAE variants against VHP-VAE.
 
-    python -m tools.bench.pendulum_seeds [--seeds 0 1 2 3 4] [--steps 3000] [--kappa2 0.3]
-        [--variant vhp-vae:scaled fmvae:0.01:scaled ...] [--jobs 2] [--work data/pendulum-seeds]
+    python -m tools.bench.pendulum_seeds [--seeds 0 1 2 3 4] [--steps 6000] [--kappa2 0.3]
+        [--variant vhp-vae:scaled:nu0.05 fmvae:1:relative:scaled:nu0.05 ...] [--jobs 2]
+        [--work data/pendulum-seeds]
 
 One 3000-step pendulum model varies a lot with its seed: the median condition number of one
 VHP-VAE seed was 31.7, of the next 11.5. A single pair of runs says little, so every variant
@@ -11,15 +12,18 @@ interruption; a run whose training fails (a diverged loss) is recorded in its fa
 listed under the table. Per variant it prints the mean and sd over seeds of the median
 condition number, the IQR of the normalised MF, the IQR of log10 MF and the Riemannian ratio
 (Table 1), with the seeds on which the variant beats the first one, and the final C_hat.
-Variants: `vhp-vae[:scaled]` or `fmvae:ETA[:relative][:encoder][:scaled]`: relative is the
-scale-free penalty (`--flatness relative`), encoder lets it move the codes (`--flat-encoder`),
-scaled divides the loss by max(lambda, 1) (`--loss-scale lambda`).
+Variants: `vhp-vae[:scaled][:nuX]` or `fmvae:ETA[:relative][:encoder][:scaled][:nuX][:startN]`:
+relative is the scale-free penalty (`--flatness relative`), encoder lets it move the codes
+(`--flat-encoder`), scaled divides the loss by max(lambda, 1) (`--loss-scale lambda`), nuX sets
+the lambda update's gain (`--nu X`), startN trains N steps as the VHP-VAE of the same seed
+before the penalty joins (`--flat-start N`).
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import math
 import platform
 import statistics
 import subprocess
@@ -36,23 +40,39 @@ NETWORK = ["--arch", "mlp", "--latent-dim", "2", "--mlp-hidden", "256", "256", "
            "--no-flip", "--threads", "1", "--quiet"]
 # (key in geometry.json, column title, lower is better?) ; the Riemannian ratio: closer to 1.
 METRICS = (("cond", "median cond(G)"), ("mf_iqr", "IQR norm. MF"), ("log_mf_iqr", "IQR log10 MF"),
-           ("riemannian", "Riemannian ratio"))
+           ("mf_dim_iqr", "IQR norm. MF^(1/d)"), ("riemannian", "Riemannian ratio"))
 
 
 def variant_args(variant: str) -> list[str]:
-    """`vhp-vae` or `fmvae:ETA[:relative][:encoder][:scaled]` as `track train` options."""
+    """`vhp-vae[:OPT...]` or `fmvae:ETA[:OPT...]` as `track train` options.
+
+    OPT: scaled, nuX (both models); relative, encoder, startN (fmvae only).
+    """
     parts = variant.split(":")
-    if parts in (["vhp-vae"], ["vhp-vae", "scaled"]):
-        return ["--model", "vhp-vae"] + (["--loss-scale", "lambda"] if len(parts) == 2 else [])
-    flags = {"relative": ["--flatness", "relative"], "encoder": ["--flat-encoder"],
-             "scaled": ["--loss-scale", "lambda"]}
+    fmvae = parts[0] == "fmvae"
+    flags = {"scaled": ["--loss-scale", "lambda"]}
+    if fmvae:
+        flags.update(relative=["--flatness", "relative"], encoder=["--flat-encoder"])
+    options = []
     try:
-        if parts[0] != "fmvae" or len(parts) < 2 or not set(parts[2:]) <= set(flags):
+        if parts[0] not in ("fmvae", "vhp-vae"):
             raise ValueError
-        float(parts[1])
-    except ValueError:
-        raise ValueError(f"variant {variant!r}: expected vhp-vae[:scaled] or fmvae:ETA[:relative][:encoder][:scaled]") from None
-    return ["--model", "fmvae", "--eta", parts[1]] + [f for p in parts[2:] for f in flags[p]]
+        if fmvae:
+            float(parts[1])
+            options += ["--eta", parts[1]]
+        for p in parts[2 if fmvae else 1:]:
+            if fmvae and p.startswith("start") and p[5:].isdigit():
+                options += ["--flat-start", p[5:]]
+            elif p.startswith("nu") and math.isfinite(float(p[2:])) and float(p[2:]) > 0:
+                options += ["--nu", p[2:]]
+            elif p in flags:
+                options += flags[p]
+            else:
+                raise ValueError
+    except (ValueError, IndexError):
+        raise ValueError(f"variant {variant!r}: expected vhp-vae[:scaled][:nuX] or "
+                         f"fmvae:ETA[:relative][:encoder][:scaled][:nuX][:startN]") from None
+    return ["--model", parts[0]] + options
 
 
 class Mismatch(Exception):
@@ -97,6 +117,8 @@ def run_one(track: str, crops: Path, work: Path, variant: str, seed: int, steps:
     return {"variant": variant, "seed": seed, "c_hat": float(last["C_hat"]), "lambda": float(last["lambda"]),
             "cond": m["condition_number"]["median"],
             "mf_iqr": m["normalised_mf"]["iqr"], "log_mf_iqr": m["log10_mf"]["iqr"],
+            # absent from reports written before the statistic existed
+            "mf_dim_iqr": m.get("normalised_mf_per_dim", {}).get("iqr", math.nan),
             "riemannian": m["table1"]["riemannian"]["mean"], "latent_std": m["latent_std"]}
 
 
@@ -115,12 +137,17 @@ def _table(by: dict[str, dict[int, dict]], variants: list[str], kappa2: float) -
             continue
         cells = []
         for key, _ in METRICS:
-            vals = [r[key] for r in by[v].values()]
+            value = lambda variant, seed: by[variant][seed].get(key, math.nan)  # noqa: E731
+            vals = [x for x in (value(v, s) for s in by[v]) if math.isfinite(x)]
+            if not vals:   # reports older than the statistic
+                cells.append("n/a")
+                continue
             sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
             cell = f"{statistics.mean(vals):.3g} +- {sd:.2g}"
             if v != baseline:
-                seeds = sorted(set(by[v]) & set(by[baseline]))
-                wins = sum(better(key, by[v][s][key], by[baseline][s][key]) for s in seeds)
+                seeds = [s for s in sorted(set(by[v]) & set(by[baseline]))
+                         if math.isfinite(value(v, s)) and math.isfinite(value(baseline, s))]
+                wins = sum(better(key, value(v, s), value(baseline, s)) for s in seeds)
                 cell += f" ({wins}/{len(seeds)})"
             cells.append(cell)
         c_hat = [r["c_hat"] for r in by[v].values()]
@@ -155,10 +182,11 @@ def summarise(rows: list[dict], variants: list[str], kappa2: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=6000,
+                    help="with nu 0.05 lambda settles after about 3000 steps (default: %(default)s)")
     ap.add_argument("--kappa2", type=float, default=0.3,
-                    help="reconstruction bound; 0.3 lets lambda relax to about 1 (default: %(default)s)")
-    ap.add_argument("--variant", nargs="+", default=["vhp-vae:scaled", "fmvae:0.01:scaled"],
+                    help="reconstruction bound (default: %(default)s)")
+    ap.add_argument("--variant", nargs="+", default=["vhp-vae:scaled:nu0.05", "fmvae:1:relative:scaled:nu0.05"],
                     help="the first is the baseline (default: %(default)s)")
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
     ap.add_argument("--work", type=Path, default=Path("data/pendulum-seeds"))

@@ -124,13 +124,14 @@ def _plain(v):
 
 def table(models) -> str:
     """The acceptance figures, one row per model (Markdown)."""
-    rows = ["| model | d | median cond(G) | IQR norm. MF | IQR log10 MF | Riemannian ratio | latent ratio | "
-            "Euclid query | geodesic query | ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| model | d | median cond(G) | IQR norm. MF | IQR log10 MF | IQR norm. MF^(1/d) | Riemannian ratio | "
+            "latent ratio | Euclid query | geodesic query | ratio |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in models:
         r = m.report
         t1, t = r["table1"], r["timing"]
         rows.append(f"| {m.label} | {r['latent_dim']} | {r['condition_number'].get('median', float('nan')):.4g} | "
                     f"{r['normalised_mf'].get('iqr', float('nan')):.3g} | {r['log10_mf'].get('iqr', float('nan')):.3g} | "
+                    f"{r.get('normalised_mf_per_dim', {}).get('iqr', float('nan')):.3g} | "
                     f"{t1['riemannian']['mean']:.3f} +- {t1['riemannian']['sd']:.3f} | "
                     f"{t1['latent']['mean']:.3f} +- {t1['latent']['sd']:.3f} | "
                     f"{t['euclidean_s'] * 1e6:.2f} us | {t['geodesic_query_s'] * 1e3:.2f} ms | {t['ratio']:.3g}x |")

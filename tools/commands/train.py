@@ -42,6 +42,11 @@ def register(subparsers) -> None:
     vhp.add_argument("--kappa2", type=float,
                      help="reconstruction target: per-pixel MSE in normalised units (default 0.25)")
     vhp.add_argument("--lambda0", type=float, help="initial Lagrange multiplier (default 1000)")
+    vhp.add_argument("--nu", type=float, help="gain of the lambda update, lambda *= exp(nu delta) (default 1; "
+                                              "0.05 damps the oscillation of lambda and C, see README)")
+    vhp.add_argument("--lambda-max", type=float, metavar="L",
+                     help="upper clip of lambda (default 1e8); lower caps shorten its relaxation after the "
+                          "early climb (with --loss-scale lambda, 1e5 already makes F negligible)")
     vhp.add_argument("--eta", type=float, help="fmvae: weight of the flatness penalty (default 300; "
                                                "the paper also used 3000)")
     vhp.add_argument("--probes", type=int, help="Rademacher probes per point for the penalty (default 1)")
@@ -57,6 +62,9 @@ def register(subparsers) -> None:
     vhp.add_argument("--flat-encoder", action="store_const", const=True,
                      help="let the penalty's gradient reach the encoder through the codes (only a smooth "
                           "decoder, --arch mlp, has one; with the ReLU vgg decoder it changes nothing)")
+    vhp.add_argument("--flat-start", type=int, metavar="N",
+                     help="fmvae: train the first N steps without the flatness term, as a VHP-VAE with the "
+                          "same seed would, then add it (default 0: from the first step)")
     net = p.add_argument_group("network (overrides the preset)")
     net.add_argument("--latent-dim", type=int, metavar="D", help="latent size (default 128)")
     net.add_argument("--width", type=float, metavar="W", help="VGG16 width multiplier (cpu 0.25, paper 1.0)")
@@ -87,9 +95,10 @@ def _changes(args: argparse.Namespace) -> dict:
         "model": args.model,
         "crops": None if args.crops is None else [str(c) for c in args.crops],
         "preset": args.preset, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
-        "eta": args.eta, "kappa2": args.kappa2, "lambda0": args.lambda0, "probes": args.probes,
+        "eta": args.eta, "kappa2": args.kappa2, "lambda0": args.lambda0, "nu": args.nu, "lambda_max": args.lambda_max, "probes": args.probes,
         "flat_batch": args.flat_batch, "a0": args.a0,
         "flatness": args.flatness, "loss_scale": args.loss_scale, "flat_encoder": args.flat_encoder,
+        "flat_start": args.flat_start,
         "seed": args.seed, "flip": args.flip,
         "encoder_weights": None if args.encoder_weights is None else str(args.encoder_weights),
         "model_overrides": overrides or None,
