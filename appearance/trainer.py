@@ -58,7 +58,7 @@ CHECKPOINT, LOG, CONFIG, CURVES = "checkpoint.pt", "log.csv", "config.json", "cu
 LOG_COLUMNS = ("step", "loss", "F", "C", "C_hat", "lambda", "c2", "penalty", "relative",
                "latent_std", "lr", "seconds")
 
-# Defaults per preset (see README/DESIGN for the measurements behind the cpu numbers).
+# Defaults per preset (see README and ../shared/DESIGN.md for the measurements behind the cpu numbers).
 #   kappa2: per-pixel MSE in units of the per-channel standard deviation, so 1.0 is "predict the
 #     mean colour". 0.25 asks the model to explain 75% of the pixel variance: the narrow cpu
 #     networks reach it within a few hundred steps on the MOT15 detection crops, after which
@@ -86,7 +86,7 @@ FLATNESS_KINDS = ("absolute", "relative")
 # (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants another eta (README).
 LOSS_SCALES = ("lambda", "none")
 FLAT_STATS = ("c2", "penalty", "relative")    # logged only once the penalty is on (--flat-start)
-# --nu: with DESIGN's gain of 1, lambda and C oscillate instead of settling; 0.05 damps it. The
+# --nu: with the VHP authors' gain of 1 (../shared/DESIGN.md), lambda and C oscillate instead of settling; 0.05 damps it. The
 # measurements are in the README (Latent geometry, "What made the difference").
 
 # Fields that define what is trained; a resumed run must keep them. The rest (steps,
@@ -110,7 +110,7 @@ class TrainConfig:
     eta: float | None = None
     kappa2: float | None = None
     lambda0: float | None = None
-    nu: float = 1.0                    # gain of the lambda update (DESIGN: 1)
+    nu: float = 1.0                    # gain of the lambda update (the authors': 1)
     lambda_max: float = 1e8            # lambda's upper clip
     probes: int | None = None
     flat_batch: int | None = None
@@ -151,12 +151,13 @@ class TrainConfig:
         checks = [
             (cfg.steps >= 1, f"--steps must be at least 1, got {cfg.steps}"),
             (cfg.batch_size >= 2, f"--batch-size must be at least 2, got {cfg.batch_size}"),
-            (cfg.lr > 0, f"--lr must be positive, got {cfg.lr:g}"),
-            (cfg.eta >= 0, f"--eta must be non-negative, got {cfg.eta:g}"),
-            (cfg.kappa2 > 0, f"--kappa2 must be positive, got {cfg.kappa2:g}"),
-            (cfg.lambda0 > 0, f"--lambda0 must be positive, got {cfg.lambda0:g}"),
-            (math.isfinite(cfg.nu) and cfg.nu > 0, f"--nu must be positive and finite, got {cfg.nu:g}"),
-            (math.isfinite(cfg.lambda_max) and cfg.lambda_max >= max(cfg.lambda0, 1.0),
+            (_finite(cfg.lr) and cfg.lr > 0, f"--lr must be positive and finite, got {cfg.lr:g}"),
+            (_finite(cfg.eta) and cfg.eta >= 0, f"--eta must be non-negative and finite, got {cfg.eta:g}"),
+            (_finite(cfg.kappa2) and cfg.kappa2 > 0, f"--kappa2 must be positive and finite, got {cfg.kappa2:g}"),
+            (_finite(cfg.lambda0) and cfg.lambda0 > 0,
+             f"--lambda0 must be positive and finite, got {cfg.lambda0:g}"),
+            (_finite(cfg.nu) and cfg.nu > 0, f"--nu must be positive and finite, got {cfg.nu:g}"),
+            (_finite(cfg.lambda_max) and cfg.lambda_max >= max(cfg.lambda0, 1.0),
              f"--lambda-max must be at least --lambda0 and 1, got {cfg.lambda_max:g}"),
             (cfg.probes >= 1, f"--probes must be at least 1, got {cfg.probes}"),
             (1 <= cfg.flat_batch <= cfg.batch_size,
@@ -188,6 +189,10 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _finite(v: float) -> bool:
+    return math.isfinite(float(v))
 
 
 RUNTIME_FIELDS = ("steps", "checkpoint_every", "device", "threads", "progress")

@@ -62,7 +62,7 @@ def test_metric_summary_of_known_metrics():
     # 128-D metrics: MF underflows float64 while the normalised MF stays exact
     lm = np.array([-900.0, -900.0 + math.log(3.0)])
     assert np.allclose(normalised_mf(lm), [0.5, 1.5])
-    # isotropic 128-D metrics G = s^2 I: MF = s^128 spans 38 decades, MF^(1/d) is s itself
+    # isotropic 128-D metrics G = s^2 I: MF = s^128 spans 51 decades, MF^(1/d) is s itself
     scales = np.linspace(1.0, 2.5, 40)
     wide = metric_summary(np.stack([sc ** 2 * np.eye(128) for sc in scales]))
     assert np.allclose(wide.normalised_mf_per_dim, scales / scales.mean())

@@ -14,7 +14,7 @@ def test_variants_become_train_options_and_bad_ones_are_refused():
     assert variant_args("fmvae:1:nu0.1:start500") == [
         "--model", "fmvae", "--eta", "1", "--nu", "0.1", "--flat-start", "500"]
     for bad in ("fmvae", "fmvae:x", "fmvae:3:sideways", "vae:3", "vhp-vae:relative", "vhp-vae:start5",
-                "fmvae:1:nu0", "fmvae:1:nu", "fmvae:1:nuinf", "vhp-vae:nunan", "fmvae:1:startx"):
+                "fmvae:1:nu0", "fmvae:1:nu", "fmvae:1:nuinf", "vhp-vae:nunan", "fmvae:inf", "fmvae:-1", "fmvae:1:startx"):
         with pytest.raises(ValueError, match="variant"):
             variant_args(bad)
 

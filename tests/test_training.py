@@ -260,6 +260,8 @@ def test_two_processes_under_torchrun_stay_identical(crops, tmp_path):
     (["--crops", "CROPS", "--steps", "5", "--flat-start", "5"], "--flat-start 5 leaves no step"),
     (["--crops", "CROPS", "--flat-start", "-1"], "--flat-start must be non-negative"),
     (["--crops", "CROPS", "--nu", "0"], "--nu must be positive"),
+    (["--crops", "CROPS", "--nu", "inf"], "--nu must be positive and finite"),
+    (["--crops", "CROPS", "--eta", "nan"], "--eta must be non-negative and finite"),
     (["--crops", "CROPS", "--lambda-max", "10"], "--lambda-max must be at least --lambda0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(crops, tmp_path, capsys, extra, expect):
@@ -343,7 +345,10 @@ def test_flat_start_trains_the_vhp_vae_of_the_same_seed_first_then_adds_the_pena
     assert cli_main(["train", "--out", str(staged), "--resume", "--steps", "6", "--quiet"]) == 0
     assert digest(staged) == digest(vhp)
     assert cli_main(["train", "--out", str(staged), "--resume", "--steps", "8", "--quiet"]) == 0
-    assert digest(staged) == digest(fm) != digest(vhp)
+    assert digest(staged) == digest(fm)
+    vhp8 = tmp_path / "vhp8"                                      # steps 7-8 had the penalty
+    train(config(crops, vhp8, model="vhp-vae", steps=8, checkpoint_every=0))
+    assert digest(fm) != digest(vhp8)
     assert cli_main(["train", "--out", str(staged), "--resume", "--flat-start", "2"]) == 2
     assert "--flat-start" in capsys.readouterr().err
 

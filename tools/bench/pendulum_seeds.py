@@ -4,14 +4,14 @@
         [--variant vhp-vae:scaled:nu0.05 fmvae:1:relative:scaled:nu0.05 ...] [--jobs 2]
         [--work data/pendulum-seeds]
 
-One 3000-step pendulum model varies a lot with its seed: the median condition number of one
-VHP-VAE seed was 31.7, of the next 11.5. A single pair of runs says little, so every variant
+One pendulum model varies a lot with its seed: at 3000 steps the median condition number of
+one VHP-VAE seed was 31.7, of the next 11.5. A single pair of runs says little, so every variant
 trains on the same seeds. Each (variant, seed) is one `track train` plus one `track geometry`
 run in WORK/<variant>/seed<k>/. A finished run is reused, so the script resumes after an
 interruption; a run whose training fails (a diverged loss) is recorded in its failed.txt and
 listed under the table. Per variant it prints the mean and sd over seeds of the median
-condition number, the IQR of the normalised MF, the IQR of log10 MF and the Riemannian ratio
-(Table 1), with the seeds on which the variant beats the first one, and the final C_hat.
+condition number, the IQRs of the normalised MF, of log10 MF and of the normalised MF^(1/d),
+and the Riemannian ratio (Table 1), with the seeds on which the variant beats the first one, and the final C_hat.
 Variants: `vhp-vae[:scaled][:nuX]` or `fmvae:ETA[:relative][:encoder][:scaled][:nuX][:startN]`:
 relative is the scale-free penalty (`--flatness relative`), encoder lets it move the codes
 (`--flat-encoder`), scaled divides the loss by max(lambda, 1) (`--loss-scale lambda`), nuX sets
@@ -58,7 +58,8 @@ def variant_args(variant: str) -> list[str]:
         if parts[0] not in ("fmvae", "vhp-vae"):
             raise ValueError
         if fmvae:
-            float(parts[1])
+            if not (math.isfinite(float(parts[1])) and float(parts[1]) >= 0):
+                raise ValueError
             options += ["--eta", parts[1]]
         for p in parts[2 if fmvae else 1:]:
             if fmvae and p.startswith("start") and p[5:].isdigit():
