@@ -11,6 +11,9 @@ import math
 from typing import Any
 
 
+LAMBDA_CLIP = (1e-6, 1e8)   # default bounds of lambda (DESIGN's example values)
+
+
 class LagrangeMultiplier:
     """lambda <- lambda * exp(-nu f(lambda, delta) delta), delta = C_hat - kappa^2.
 
@@ -20,7 +23,7 @@ class LagrangeMultiplier:
 
     def __init__(self, kappa2: float, lambda0: float = 1.0, nu: float = 1.0, tau: float = 100.0,
                  ema: float = 0.99, factor_clip: tuple[float, float] = (0.9, 1.05),
-                 lambda_clip: tuple[float, float] = (1e-6, 1e8)):
+                 lambda_clip: tuple[float, float] = LAMBDA_CLIP):
         self.kappa2 = float(kappa2)
         self.nu = float(nu)
         self.tau = float(tau)

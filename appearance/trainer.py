@@ -47,7 +47,7 @@ from torch import nn
 
 from appearance.checkpoint import load_checkpoint, save_checkpoint
 from appearance.flatness import flatness_penalty
-from appearance.lagrangian import LagrangeMultiplier
+from appearance.lagrangian import LAMBDA_CLIP, LagrangeMultiplier
 from appearance.vae import VAE, VAEConfig
 from appearance.vhp_loss import vhp_terms
 from tools.atomic import atomic_write_text, remove_stale_temps
@@ -86,8 +86,9 @@ FLATNESS_KINDS = ("absolute", "relative")
 # (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants another eta (README).
 LOSS_SCALES = ("lambda", "none")
 FLAT_STATS = ("c2", "penalty", "relative")    # logged only once the penalty is on (--flat-start)
-# --nu: with the VHP authors' gain of 1 (../shared/DESIGN.md), lambda and C oscillate instead of settling; 0.05 damps it. The
-# measurements are in the README (Latent geometry, "What made the difference").
+# --nu: with the VHP authors' gain of 1 (../shared/DESIGN.md), lambda and C oscillate instead of
+# settling; 0.05 damps it. The measurements are in the README (Latent geometry, "What made the
+# difference").
 
 # Fields that define what is trained; a resumed run must keep them. The rest (steps,
 # checkpoint_every, device, threads, progress, out) may change between sessions.
@@ -111,7 +112,7 @@ class TrainConfig:
     kappa2: float | None = None
     lambda0: float | None = None
     nu: float = 1.0                    # gain of the lambda update (the authors': 1)
-    lambda_max: float = 1e8            # lambda's upper clip
+    lambda_max: float = LAMBDA_CLIP[1]  # lambda's upper clip
     probes: int | None = None
     flat_batch: int | None = None
     a0: float = 0.2                    # mixup reach past the segment ends (FMVAE)
@@ -573,8 +574,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
         load_encoder_weights(model, cfg.encoder_weights)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    lam = None if cfg.model == "supervised" else LagrangeMultiplier(cfg.kappa2, cfg.lambda0, cfg.nu,
-                                                                            lambda_clip=(1e-6, cfg.lambda_max))
+    lam = None if cfg.model == "supervised" else LagrangeMultiplier(
+        cfg.kappa2, cfg.lambda0, cfg.nu, lambda_clip=(LAMBDA_CLIP[0], cfg.lambda_max))
     torch.manual_seed(stream_seed(cfg.seed, ctx.rank, 1))        # reparameterisation, probes, mixup
     batches = torch.Generator().manual_seed(stream_seed(cfg.seed, ctx.rank, 2))
     start = 0
