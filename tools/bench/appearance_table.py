@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.atomic import atomic_write_text
+from tools.io.atomic import atomic_write_text
 from tools.cli import main as track
 
 SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                  "--quiet", "--no-eval"], log)
         table.append((label, exp_names))
     # 4. evaluation: every row over both sequences combined (split runs are merged into one folder)
-    from tools.evaluation import evaluate
+    from tools.eval.evaluation import evaluate
 
     gt_root = root / "train" if (root / "train").is_dir() else root
     lines = ["| tracker | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]

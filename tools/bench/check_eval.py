@@ -1,4 +1,4 @@
-"""Check that `tools.evaluation` reproduces the official MOTChallenge devkit's figures.
+"""Check that `tools.eval.evaluation` reproduces the official MOTChallenge devkit's figures.
 
 The reference is py-motmetrics' test data (motmetrics/data/<seq>/gt.txt and test.txt for
 TUD-Campus and TUD-Stadtmitte), whose expected values py-motmetrics took from the official devkit.
@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.errors import InputError
-from tools.evaluation import evaluate
+from tools.io.errors import InputError
+from tools.eval.evaluation import evaluate
 
 # Official devkit figures (IDF1 and MOTA in percent to two decimals, ID switches exact).
 EXPECTED = {
@@ -81,7 +81,7 @@ def check(folder: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.bench.check_eval",
-        description="Compare tools.evaluation with the official devkit's figures on "
+        description="Compare tools.eval.evaluation with the official devkit's figures on "
                     "py-motmetrics' TUD-Campus and TUD-Stadtmitte test files.")
     parser.add_argument("folder", nargs="?", default="data/external/motmetrics",
                         help="folder with <seq>/gt.txt and <seq>/test.txt "

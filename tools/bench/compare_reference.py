@@ -1,7 +1,7 @@
 """Prove that our SORT and DeepSORT reproduce the original implementations output for output.
 
 For every sequence of MOT15/train (../shared/data/MOT15/train by default) the same detections go
-through our pipeline (tools.runner.track_sequence, the code `track run` uses) and through the
+through our pipeline (tools.track.runner.track_sequence, the code `track run` uses) and through the
 originals (tools.bench.reference). A run passes when
 
 * both report boxes in the same set of frames, with the same number of boxes in every frame,
@@ -38,9 +38,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from tools.bench import reference as ref
-from tools.motformat import MotRows
-from tools.runner import RunConfig, track_sequence
-from tools.sequence import Sequence
+from tools.io.motformat import MotRows
+from tools.track.runner import RunConfig, track_sequence
+from tools.io.sequence import Sequence
 from tracker import DeepSortParams, DetectionFilter, SortParams
 from tracker.iou import iou_tlwh
 

@@ -27,9 +27,9 @@ from tools.bench.throughput import machine_line, time_paired
 
 
 def random_checkpoint(path: Path, preset: str) -> Path:
-    from appearance.checkpoint import save_checkpoint
-    from appearance.trainer import initialise_weights
-    from appearance.vae import VAE, VAEConfig
+    from appearance.model.checkpoint import save_checkpoint
+    from appearance.training.trainer import initialise_weights
+    from appearance.model.vae import VAE, VAEConfig
 
     torch.manual_seed(0)
     cfg = VAEConfig.preset(preset)
@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-seconds", type=float, default=3.0)
     args = p.parse_args(argv)
 
-    from appearance.export import export_onnx
-    from appearance.learned import LearnedDescriptor
-    from appearance.onnx_descriptor import OnnxDescriptor
+    from appearance.descriptors.onnx_export import export_onnx
+    from appearance.descriptors.learned import LearnedDescriptor
+    from appearance.descriptors.onnx_runtime import OnnxDescriptor
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from tools.cli import main as track
-    from tools.commands.calibrate import match_gt_ids
-    from tools.errors import InputError
-    from tools.evaluation import evaluate
-    from tools.motformat import write_npy_detections
-    from tools.sequence import find_sequence
+    from tools.cli.calibrate import match_gt_ids
+    from tools.io.errors import InputError
+    from tools.eval.evaluation import evaluate
+    from tools.io.motformat import write_npy_detections
+    from tools.io.sequence import find_sequence
 
     try:
         seqs = [find_sequence(name, args.data_root) for name in args.seq]

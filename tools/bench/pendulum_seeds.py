@@ -34,7 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tools.atomic import atomic_write_text
+from tools.io.atomic import atomic_write_text
 
 NETWORK = ["--arch", "mlp", "--latent-dim", "2", "--mlp-hidden", "256", "256", "--prior-hidden", "128", "128",
            "--no-flip", "--threads", "1", "--quiet"]

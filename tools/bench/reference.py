@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.sequence import frame_slices
+from tools.io.sequence import frame_slices
 
 ENV_VAR = "TRACK_REFERENCE_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -192,7 +192,7 @@ def sequences_or_skip(data: Path, names: list[str] | None) -> list | None:
 
     Benchmarks skip cleanly rather than fail on machines without ../shared/data or the originals.
     """
-    from tools.sequence import list_sequences
+    from tools.io.sequence import list_sequences
 
     if not data.is_dir():
         print(f"skip: no sequence folder at {data}")

@@ -48,7 +48,7 @@ def load_gt_crops(seqs, cache: Path, progress: bool):
     Falls back to cutting the boxes in memory when the crop dataset module is unavailable.
     """
     try:
-        from appearance.crop_dataset import extract_crops
+        from appearance.crops.cache import extract_crops
     except ImportError:
         return _cut_in_memory(seqs, progress)
     cs = extract_crops(seqs, cache, source="gt", progress=progress)
@@ -63,8 +63,8 @@ def load_gt_crops(seqs, cache: Path, progress: bool):
 def _cut_in_memory(seqs, progress: bool):
     from tqdm import tqdm
 
-    from appearance.crops import crop_batch
-    from tools.sequence import frame_slices
+    from appearance.crops.patches import crop_batch
+    from tools.io.sequence import frame_slices
 
     crops, names, frames, ids = [], [], [], []
     for seq in seqs:
@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
-    from appearance.descriptor import create
-    from appearance.reid import RANKS, embed_crops, evaluate_reid
-    from tools.errors import InputError
-    from tools.sequence import find_sequence
+    from appearance.descriptors.registry import create
+    from appearance.scoring.reid import RANKS, embed_crops, evaluate_reid
+    from tools.io.errors import InputError
+    from tools.io.sequence import find_sequence
 
     if not args.data.is_dir():
         print(f"skipped: {args.data} does not exist")

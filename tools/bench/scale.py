@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append("### Parallel sequences\n\n" + bench_jobs(args.jobs, args.sequences, args.seq_frames, args.repeat))
         print("\n" + sections[-1], flush=True)
     if args.out:
-        from tools.atomic import atomic_write_text
+        from tools.io.atomic import atomic_write_text
 
         atomic_write_text(args.out, "\n\n".join(sections) + "\n")
     return 0 if ok else 1

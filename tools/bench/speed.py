@@ -69,7 +69,7 @@ import scipy
 
 from tools.bench import reference as ref
 from tools.bench.compare_reference import DEFAULT_DATA, PAPER, identity_features, random_features
-from tools.sequence import Sequence, frame_slices
+from tools.io.sequence import Sequence, frame_slices
 from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, Sort, SortParams
 from tracker import kalman_filter as ds_kf
 

@@ -149,9 +149,9 @@ def bench_preset(name: str, batches: list[int], min_seconds: float, workdir: Pat
                  reference: tuple[Callable[[], object], float]) -> list[dict]:
     """crops/s and GFLOP/s of embed_crops for one preset at each batch size, each timed
     alternately with the reference convolution (whose GFLOP/s is returned alongside)."""
-    from appearance.checkpoint import save_checkpoint
-    from appearance.learned import LearnedDescriptor
-    from appearance.vae import VAE, VAEConfig
+    from appearance.model.checkpoint import save_checkpoint
+    from appearance.descriptors.learned import LearnedDescriptor
+    from appearance.model.vae import VAE, VAEConfig
 
     torch.manual_seed(0)
     cfg = VAEConfig.preset(name)

@@ -24,8 +24,8 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 import torch
 
-from appearance.trainer import PRESETS, Objective, initialise_weights
-from appearance.vae import VAE, VAEConfig
+from appearance.training.trainer import PRESETS, Objective, initialise_weights
+from appearance.model.vae import VAE, VAEConfig
 
 
 def make_step(preset: str, eta: float, probes: int, flat_batch: int, batch: int):

@@ -1,0 +1,81 @@
+"""Learned descriptors from checkpoints (fmvae, vhp-vae, supervised) behind the Descriptor protocol.
+
+Each frame's crops go through the encoder in one batch; normalisation statistics come from the
+checkpoint, so tracking prepares crops exactly as training did.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from appearance.model.checkpoint import load_checkpoint
+from appearance.crops.patches import crop_batch
+from appearance.model.vae import VAE, VAEConfig
+from tools.io.errors import InputError
+
+
+def build_model(payload: dict) -> torch.nn.Module:
+    """The network a checkpoint describes, with its weights, in eval mode."""
+    cfg = VAEConfig.from_dict(payload["model_config"])
+    if payload["kind"] == "supervised":
+        from appearance.model.supervised import CosineSoftmaxNet
+
+        model: torch.nn.Module = CosineSoftmaxNet(cfg, int(payload["n_classes"]))
+    else:
+        model = VAE(cfg)
+    model.load_state_dict(payload["model"])
+    return model.eval()
+
+
+class LearnedDescriptor:
+    """Posterior means (VAE family) or unit features (supervised) of 64x64 RGB crops."""
+
+    def __init__(self, checkpoint: str | Path, expect_kind: str | None = None, batch_size: int = 256,
+                 metric: str = "cosine") -> None:
+        payload = load_checkpoint(checkpoint)
+        if expect_kind is not None and payload["kind"] != expect_kind:
+            raise InputError(checkpoint, f"this is a {payload['kind']} checkpoint; use "
+                                         f"--appearance {payload['kind']}:{checkpoint}")
+        self.kind = payload["kind"]
+        try:  # a damaged or edited checkpoint: config, weights or statistics that do not fit
+            self.model = build_model(payload)
+            self._mean = torch.tensor(payload["norm"]["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+            self._std = torch.tensor(payload["norm"]["std"], dtype=torch.float32).view(1, 3, 1, 1)
+        except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(checkpoint, f"the checkpoint's model does not load: {first[:200]}") from None
+        self.size = self.model.cfg.image_size
+        self.dim = self.model.cfg.latent_dim
+        self.metric = metric
+        self.batch_size = batch_size
+
+    def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
+        """uint8 RGB (N, H, W, 3) -> normalised float (N, 3, H, W)."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255.0)
+        return (x - self._mean) / self._std
+
+    @torch.inference_mode()
+    def embed_crops(self, crops: np.ndarray) -> np.ndarray:
+        out = np.empty((len(crops), self.dim), np.float32)
+        for start in range(0, len(crops), self.batch_size):
+            chunk = self.to_tensor(crops[start:start + self.batch_size])
+            out[start:start + len(chunk)] = self.model.embed(chunk).numpy()
+        return out
+
+    def embed(self, frame_bgr: np.ndarray, boxes_tlwh: np.ndarray) -> np.ndarray:
+        return self.embed_crops(crop_batch(frame_bgr, boxes_tlwh, self.size))
+
+
+def factory(kind: str):
+    """Registry constructor for `--appearance KIND:CHECKPOINT`."""
+
+    def make(arg: str | None, batch_size: int = 256) -> LearnedDescriptor:
+        if not arg:
+            raise InputError(None, f"--appearance {kind} needs a checkpoint: {kind}:PATH")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(None, f"{kind} option batch_size must be a positive integer, got {batch_size!r}")
+        return LearnedDescriptor(arg, expect_kind=kind, batch_size=batch_size)
+
+    return make

@@ -1,0 +1,5 @@
+import sys
+
+from tools.cli.entry import main
+
+sys.exit(main())

@@ -1,0 +1,240 @@
+"""Turn a video plus MOT annotation files into a MOTChallenge sequence folder.
+
+The result is ROOT/NAME/{seqinfo.ini, img1/%06d.jpg, det/det.txt, gt/gt.txt}, the layout every other
+command reads. Everything is written into a hidden sibling folder first and renamed into place at
+the end, so an interrupted or failed import never leaves a half-written sequence under NAME.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from tools.io.errors import InputError
+from tools.io.motformat import MotRows, SeqInfo, check_in_image, read_mot_file, read_npy_detections, write_seqinfo
+from tools.io.sequence import Sequence
+
+DEFAULT_JPEG_QUALITY = 95
+
+
+def check_name(name: str) -> str:
+    """A sequence name must be one plain folder name: it becomes ROOT/NAME and is looked up by --seq."""
+    if not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name:
+        raise InputError(None, f"sequence name {name!r} must be a plain folder name "
+                               "(no slashes, not starting with '.')")
+    return name
+
+
+def read_detections(path: str | Path) -> MotRows:
+    """Detections as MOT text or DeepSORT .npy, validated row by row (errors name file:line)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        return read_npy_detections(path)
+    return read_mot_file(path, "det")
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C-level stderr while OpenCV probes a file: its fallback readers print raw parser noise
+    that would bury our one-line error. Only the open call is wrapped, never the decoding."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def open_video(path: str | Path):
+    """cv2.VideoCapture for `path`, or an InputError naming the video when OpenCV cannot read it."""
+    import cv2
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "video file not found")
+    if not path.is_file():
+        raise InputError(path, "not a video file")
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        with _quiet_stderr():
+            cap = cv2.VideoCapture(str(path))
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if not cap.isOpened():
+        cap.release()
+        raise InputError(path, "cannot open video (not a video file, damaged, or a codec OpenCV lacks)")
+    return cap
+
+
+def _video_fps(cap, video: Path, frame_rate: float | None) -> float:
+    """The frame rate from --frame-rate, else from the container; some containers state none."""
+    import cv2
+
+    if frame_rate is not None:
+        if not (math.isfinite(frame_rate) and frame_rate > 0):
+            raise InputError(None, f"--frame-rate must be a positive number, got {frame_rate:g}")
+        return float(frame_rate)
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    if not (math.isfinite(fps) and fps > 0):
+        raise InputError(video, "the video does not state its frame rate; pass --frame-rate")
+    return float(fps)
+
+
+def _precheck_size(cap, *rows: MotRows | None) -> None:
+    """Check boxes against the size the container states, so a wrong det file fails before the decode
+    (the full check, with the decoded size and frame count, follows it)."""
+    import cv2
+
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if width > 0 and height > 0:
+        for r in rows:
+            if r is not None:
+                check_in_image(r, width, height)
+
+
+def _decode(cap, video: Path, img_dir: Path, quality: int, progress: bool | None) -> tuple[int, int, int]:
+    """Write every decodable frame as img_dir/%06d.jpg; return (frames, width, height)."""
+    import cv2
+    from tqdm import tqdm
+
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    count, size = 0, None
+    with tqdm(total=total if total > 0 else None, unit="frame", desc=f"decoding {video.name}",
+              disable=None if progress is None else not progress, leave=False) as bar:
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                break
+            count += 1
+            shape = (image.shape[1], image.shape[0])
+            if size is None:
+                size = shape
+            elif shape != size:
+                raise InputError(video, f"frame {count} is {shape[0]}x{shape[1]}, "
+                                        f"the first frame was {size[0]}x{size[1]}")
+            if image.ndim == 2:
+                image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            path = img_dir / f"{count:06d}.jpg"
+            if not cv2.imwrite(str(path), image, params):
+                raise InputError(path, "cannot write frame (disk full or not writable?)")
+            bar.update(1)
+    if count == 0 or size is None:
+        raise InputError(video, "no frame could be decoded")
+    return count, size[0], size[1]
+
+
+def _write_npy_as_text(rows: MotRows, path: Path) -> None:
+    """det.txt beside a copied .npy so motion-only runs (which read det.txt) work on the sequence."""
+    d = rows.data
+    with open(path, "w") as fh:
+        for r in d:
+            fh.write("%d,%d,%s,%s,%s,%s,%s,-1,-1,-1\n" % (
+                r[0], r[1], *("%.7g" % v for v in r[2:7])))
+
+
+def make_temp_dir(parent: Path, prefix: str) -> Path:
+    """A hidden sibling folder for staging; mkdtemp's 0700 is widened to what the umask allows,
+    since the folder becomes the user's data once renamed into place."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o777 & ~mask)
+    return tmp
+
+
+def replace_dir(tmp: Path, target: Path, force: bool) -> None:
+    """Rename tmp to target; with force, move an existing target aside first and delete it after."""
+    old = None
+    if target.exists() or target.is_symlink():
+        if not force:
+            raise InputError(target, "already exists; pass --force to replace it")
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rename(target, old / target.name)
+    try:
+        os.rename(tmp, target)
+    except OSError as exc:
+        if old is not None:  # put the previous sequence back rather than lose both
+            os.rename(old / target.name, target)
+            shutil.rmtree(old, ignore_errors=True)
+        raise InputError(target, f"cannot move the new data into place: {exc.strerror or exc}") from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def import_video(video: str | Path, det: str | Path, out_root: str | Path, *, gt: str | Path | None = None,
+                 name: str | None = None, frame_rate: float | None = None,
+                 jpeg_quality: int = DEFAULT_JPEG_QUALITY, force: bool = False,
+                 progress: bool | None = None) -> Sequence:
+    """Decode `video` into OUT_ROOT/NAME with det/gt validated against the decoded frames.
+
+    progress: True/False forces the tqdm bar on/off; None shows it only on a terminal.
+    Returns the new sequence, opened from its final place.
+    """
+    video, det, out_root = Path(video), Path(det), Path(out_root)
+    gt = Path(gt) if gt is not None else None
+    name = check_name(name if name is not None else video.stem)
+    if not 0 <= int(jpeg_quality) <= 100:
+        raise InputError(None, f"--jpeg-quality must be within 0..100, got {jpeg_quality}")
+    target = out_root / name
+    if (target.exists() or target.is_symlink()) and not force:
+        raise InputError(target, "already exists; pass --force to replace it")
+    if out_root.exists() and not out_root.is_dir():
+        raise InputError(out_root, "not a folder")
+
+    # Parse the annotations before the slow decode so format errors come at once.
+    det_rows = read_detections(det)
+    gt_rows = read_mot_file(gt, "gt") if gt is not None else None
+
+    cap = open_video(video)
+    try:
+        fps = _video_fps(cap, video, frame_rate)
+        out_root.mkdir(parents=True, exist_ok=True)
+        _precheck_size(cap, det_rows, gt_rows)
+        tmp = make_temp_dir(out_root, f".{name}.import-")
+        try:
+            (tmp / "img1").mkdir()
+            length, width, height = _decode(cap, video, tmp / "img1", jpeg_quality, progress)
+            cap.release()
+            check_in_image(det_rows, width, height, length)
+            (tmp / "det").mkdir()
+            if det.suffix.lower() == ".npy":
+                shutil.copyfile(det, tmp / "det" / "det.npy")
+                _write_npy_as_text(det_rows, tmp / "det" / "det.txt")
+            else:
+                shutil.copyfile(det, tmp / "det" / "det.txt")
+            if gt_rows is not None:
+                check_in_image(gt_rows, width, height, length)
+                (tmp / "gt").mkdir()
+                shutil.copyfile(gt, tmp / "gt" / "gt.txt")
+            write_seqinfo(tmp / "seqinfo.ini", SeqInfo(name, fps, length, width, height))
+            replace_dir(tmp, target, force)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        cap.release()
+    return Sequence.open(target)
+
+
+def summarize_detections(rows: MotRows) -> str:
+    """One line on what was imported, for the CLI's report."""
+    if not len(rows):
+        return "0 rows"
+    frames = np.unique(rows.data[:, 0]).size
+    return f"{len(rows)} rows on {frames} frames"

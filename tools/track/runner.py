@@ -1,0 +1,148 @@
+"""Running a tracker over a sequence: detections in, MOTChallenge result rows out."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from tools.io.atomic import remove_stale_temps
+from tools.io.errors import InputError
+from tools.io.motformat import MotRows, write_results
+from tools.io.sequence import Sequence, frame_slices
+from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, Sort, SortParams
+
+TRACKERS = ("sort", "deepsort")
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides a run's output; stored beside the results so a run can be redone."""
+
+    tracker: str = "deepsort"
+    appearance: str | None = None  # None: features from the detection file if any, else motion only
+    sort: SortParams = field(default_factory=SortParams)
+    deepsort: DeepSortParams = field(default_factory=DeepSortParams)
+    filter: DetectionFilter = field(default_factory=DetectionFilter)
+    descriptor: dict = field(default_factory=dict)  # keyword options of the descriptor (e.g. hist bins)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SequenceResult:
+    name: str
+    frames: int
+    rows: np.ndarray  # (K, 6) frame, id, x, y, w, h
+    tracker_seconds: float
+    total_seconds: float
+    damaged: list = field(default_factory=list)  # tools.io.frames.DamagedFrames: frames tracked without an image
+
+
+def make_tracker(cfg: RunConfig):
+    if cfg.tracker == "sort":
+        return Sort(cfg.sort)
+    if cfg.tracker == "deepsort":
+        return DeepSort(cfg.deepsort)
+    raise ValueError(f"unknown tracker {cfg.tracker!r}; choose from {TRACKERS}")
+
+
+def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = None,
+                   video_path: Path | None = None, progress: bool = True,
+                   position: int = 0, strict: bool = False) -> SequenceResult:
+    """Track every frame 1..seqLength of `seq` (frames without detections included).
+
+    A frame whose image is missing or unreadable (or lies past the end of a video that stops
+    early) is tracked on its detections alone, without appearance features, with a warning and
+    a record in the result's `damaged`; with strict=True it is an InputError instead.
+    """
+    from appearance.descriptors.registry import create
+    from tools.io.frames import iter_frames
+
+    t_start = time.perf_counter()
+    rows = detections if detections is not None else seq.detections()
+    per_frame = frame_slices(rows, seq.info.length)
+    tracker = make_tracker(cfg)
+    descriptor = None
+    use_file_features = False
+    if cfg.tracker == "deepsort":
+        if cfg.appearance is None:
+            use_file_features = rows.feature is not None
+        else:
+            try:
+                descriptor = create(cfg.appearance, cfg.descriptor)
+            except KeyError as exc:
+                raise InputError(None, str(exc.args[0])) from None
+    want_frames = descriptor is not None or video_path is not None
+    if want_frames and not seq.has_frames:
+        raise InputError(seq.root, "the sequence has no frames (no img1/ folder and no video file), "
+                                   "but the appearance descriptor or --save-video needs them")
+    damaged: list = []
+    if want_frames:
+        frames = iter_frames(seq, strict, damaged, warn=lambda line: tqdm.write(line, file=sys.stderr))
+    else:
+        frames = ((f, None) for f in range(1, seq.info.length + 1))
+    writer = painter = None
+    if video_path is not None:
+        import cv2
+
+        from tools.io.drawing import TrackPainter
+
+        video_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_video = video_path.with_name(f".{video_path.stem}.tmp{video_path.suffix}")
+        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"),
+                                 seq.info.frame_rate, (seq.info.width, seq.info.height))
+        painter = TrackPainter()
+    out: list[tuple] = []
+    tracker_seconds = 0.0
+    bar = tqdm(frames, total=seq.info.length, desc=seq.name, unit="frame", disable=not progress,
+               position=position, leave=True, dynamic_ncols=True)
+    for frame_no, image in bar:
+        idx = per_frame[frame_no]
+        dets = Detections(rows.data[idx, 2:6], rows.data[idx, 6])
+        if cfg.tracker == "deepsort":
+            dets = _with_features(dets, rows, idx, use_file_features)
+            dets = cfg.filter(dets)
+            if descriptor is not None and image is not None:
+                dets.feature = descriptor.embed(image, dets.tlwh) if len(dets) else np.zeros((0, descriptor.dim), np.float32)
+            elif descriptor is not None:
+                dets.feature = None  # no image, no appearance: this frame matches on motion alone
+        t0 = time.perf_counter()
+        tracks = tracker.update(dets)
+        tracker_seconds += time.perf_counter() - t0
+        out.extend((frame_no, tid, *box) for tid, box in tracks)
+        if writer is not None:
+            if image is None:  # keep the video's timing: a black frame with the boxes
+                image = np.zeros((seq.info.height, seq.info.width, 3), np.uint8)
+            writer.write(painter.draw(image, tracks, f"{seq.name} {frame_no}"))
+    bar.close()
+    if writer is not None:
+        writer.release()
+        tmp_video.replace(video_path)
+    result = np.array(out, dtype=np.float64).reshape(-1, 6)
+    return SequenceResult(seq.name, seq.info.length, result, tracker_seconds, time.perf_counter() - t_start,
+                          damaged)
+
+
+def _with_features(dets: Detections, rows: MotRows, idx: np.ndarray, use_file_features: bool) -> Detections:
+    if use_file_features:
+        return Detections(dets.tlwh, dets.confidence, rows.feature[idx])
+    return dets
+
+
+def run_and_write(seq: Sequence, cfg: RunConfig, out_dir: Path, detections_path: Path | None = None,
+                  save_video: bool = False, progress: bool = True, position: int = 0,
+                  strict: bool = False) -> SequenceResult:
+    """Track one sequence and write out_dir/data/<seq>.txt atomically (and a video if asked)."""
+    started = time.time()
+    rows = seq.detections(detections_path) if detections_path else seq.detections()
+    video = out_dir / "video" / f"{seq.name}.mp4" if save_video else None
+    result = track_sequence(seq, cfg, rows, video, progress, position, strict)
+    target = out_dir / "data" / f"{seq.name}.txt"
+    write_results(target, result.rows)
+    remove_stale_temps(target, started)  # left by a run killed while writing this file
+    return result
