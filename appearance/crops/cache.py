@@ -33,6 +33,7 @@ import numpy as np
 
 from tools.io.atomic import atomic_write_text, replace_folder
 from tools.io.errors import InputError
+from tools.io.ground_truth import match_gt_ids, scored_mask
 from tools.io.motformat import MotRows
 from tools.io.sequence import Sequence
 
@@ -41,7 +42,6 @@ Source = Literal["det", "gt"]
 CACHE_VERSION = 1
 CACHE_FILES = ("crops.npy", "meta.npz", "info.json")
 META_FIELDS = ("seq", "frame", "tlwh", "confidence", "gt_id")
-GT_MATCH_IOU = 0.5
 
 
 @dataclass(frozen=True)
@@ -306,61 +306,6 @@ def check_replaceable(out: Path) -> None:
                                   f"{' ...' if len(others) > 1 else ''}); choose another output folder")
 
 
-def _gt_has_class_columns(data: np.ndarray) -> bool:
-    """True for MOT16/17/20-style gt (column 8 a class 1-13, column 9 a visibility in [0, 1]).
-
-    MOT15 ground truth holds -1 or world coordinates there; then no row is dropped by class
-    and there is no visibility to filter on.
-    """
-    if not len(data):
-        return False
-    cls, vis = data[:, 7], data[:, 8]
-    return bool(np.all((cls == np.round(cls)) & (cls >= 1) & (cls <= 13))
-                and np.all((vis >= 0) & (vis <= 1)))
-
-
-def _gt_keep(gt: MotRows, min_visibility: float = 0.0) -> np.ndarray:
-    """Rows of gt that show a pedestrian to be scored (consider flag set, class 1 or unknown)."""
-    d = gt.data
-    keep = d[:, 6] != 0
-    if _gt_has_class_columns(d):
-        keep &= d[:, 7] == 1
-        if min_visibility > 0:
-            keep &= d[:, 8] >= min_visibility
-    elif min_visibility > 0 and len(d):
-        raise InputError(gt.path, "has no visibility column (MOT15-style ground truth: columns "
-                                  "8-10 are -1 or world coordinates), so a minimum visibility "
-                                  "cannot be applied; leave it at 0")
-    return keep
-
-
-def _match_gt_ids(det_frame: np.ndarray, det_tlwh: np.ndarray, gt: MotRows) -> np.ndarray:
-    """The gt identity each detection overlaps with IoU >= 0.5 (Hungarian per frame), else -1."""
-    from scipy.optimize import linear_sum_assignment
-
-    from tracker.iou import iou_tlwh
-
-    ids = np.full(len(det_frame), -1, dtype=np.int64)
-    g = gt.data[_gt_keep(gt)]
-    if not len(g) or not len(det_frame):
-        return ids
-    g_frame = g[:, 0].astype(np.int64)
-    g_order = np.argsort(g_frame, kind="stable")
-    g_sorted = g_frame[g_order]
-    frames, starts = np.unique(det_frame, return_index=True)
-    ends = np.append(starts[1:], len(det_frame))
-    for f, lo, hi in zip(frames, starts, ends):
-        glo, ghi = np.searchsorted(g_sorted, [f, f + 1])
-        if glo == ghi:
-            continue
-        rows = g[g_order[glo:ghi]]
-        iou = iou_tlwh(det_tlwh[lo:hi].astype(np.float64), rows[:, 2:6])
-        r, c = linear_sum_assignment(np.where(iou >= GT_MATCH_IOU, iou, 0.0), maximize=True)
-        good = iou[r, c] >= GT_MATCH_IOU
-        ids[lo + r[good]] = rows[c[good], 1].astype(np.int64)
-    return ids
-
-
 def _plan(seq: Sequence, source: str, min_confidence: float, min_height: float,
           min_visibility: float, every: int) -> _Plan:
     """Select the rows to cut, before any frame is decoded (so bad input fails fast)."""
@@ -372,7 +317,7 @@ def _plan(seq: Sequence, source: str, min_confidence: float, min_height: float,
             raise InputError(seq.gt_path, f"file not found: sequence {seq.name} has no ground "
                                           f"truth for gt crops")
         rows = seq.ground_truth()
-        keep = _gt_keep(rows, min_visibility)
+        keep = scored_mask(rows, min_visibility)
     d = rows.data
     keep &= d[:, 5] >= min_height
     keep &= (d[:, 0].astype(np.int64) - 1) % every == 0
@@ -382,7 +327,7 @@ def _plan(seq: Sequence, source: str, min_confidence: float, min_height: float,
     tlwh = d[:, 2:6].astype(np.float32)
     if source == "det":
         confidence = d[:, 6].astype(np.float32)
-        gt_id = (_match_gt_ids(frame, d[:, 2:6], seq.ground_truth()) if seq.has_gt
+        gt_id = (match_gt_ids(frame, d[:, 2:6], seq.ground_truth()) if seq.has_gt
                  else np.full(len(d), -1, dtype=np.int64))
     else:
         confidence = np.ones(len(d), dtype=np.float32)

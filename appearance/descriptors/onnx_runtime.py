@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from appearance.crops.patches import crop_batch
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 
 METRICS = ("cosine", "euclidean")
 INSTALL_HINT = "pip install 'vhp-fmvae-tracker[onnx]' (or: pip install onnxruntime)"
@@ -35,8 +35,7 @@ class OnnxDescriptor:
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own pybind exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(self.path, f"not a loadable ONNX model: {first[:200]}") from None
+            raise InputError(self.path, f"not a loadable ONNX model: {first_line(exc)}") from None
         self.size, self.input_name = self._check_input()
         self.dim = self._check_output()
         meta = self.session.get_modelmeta().custom_metadata_map

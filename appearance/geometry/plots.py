@@ -15,37 +15,13 @@ from typing import Sequence
 import numpy as np
 
 from appearance.geometry.report import ModelGeometry
+from tools.io.plotting import figure, png_bytes
 
 CONTOUR_COLOURS = ("#ffffff", "#ffd400", "#ff3b3b", "#00e5ff")
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png(fig, dpi: int = 90) -> bytes:
-    """PNG bytes; reduced to a 256-colour palette when Pillow is there (a heat map with
-    thousands of points otherwise runs to several hundred KB)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    try:
-        from PIL import Image
-    except ImportError:
-        return buf.getvalue()
-    buf.seek(0)
-    small = io.BytesIO()
-    Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
-        small, format="PNG", optimize=True)
-    return small.getvalue() if small.tell() < len(buf.getvalue()) else buf.getvalue()
-
-
 def box_plots(models: Sequence[ModelGeometry]) -> bytes:
-    fig = _figure(3.2 + 1.6 * len(models), 3.4)
+    fig = figure(3.2 + 1.6 * len(models), 3.4)
     labels = [m.label for m in models]
     for k, (title, key) in enumerate((("condition number of G", "condition"),
                                       ("normalised MF", "normalised_mf"))):
@@ -59,7 +35,7 @@ def box_plots(models: Sequence[ModelGeometry]) -> bytes:
         ax.set_title(title, fontsize=10)
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return png_bytes(fig, dpi=90, palette=True)
 
 
 def _shared_range(planes) -> tuple[float, float]:
@@ -94,7 +70,7 @@ def _mf_panels(models: Sequence[ModelGeometry], draw, cmap: str = "viridis",
     shown = _planes(models)
     if not shown:
         return None
-    fig = _figure(4.0 * len(shown) + 0.8, 3.8)
+    fig = figure(4.0 * len(shown) + 0.8, 3.8)
     lo, hi = _shared_range([m.plane for m in shown])
     for k, m in enumerate(shown):
         ax = fig.add_subplot(1, len(shown), k + 1)
@@ -103,7 +79,7 @@ def _mf_panels(models: Sequence[ModelGeometry], draw, cmap: str = "viridis",
         ax.set_title(draw(ax, m), fontsize=9)
         ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=ax, shrink=0.85, label=colorbar_label).ax.tick_params(labelsize=7)
-    return _png(fig)
+    return png_bytes(fig, dpi=90, palette=True)
 
 
 def mf_contours(models: Sequence[ModelGeometry]) -> bytes | None:

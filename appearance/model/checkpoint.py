@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from tools.io.atomic import atomic_open
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 
 FORMAT = "vhp-fmvae-tracker/1"
 KINDS = ("fmvae", "vhp-vae", "supervised")
@@ -42,11 +42,6 @@ _REFUSAL = re.compile(r"((?:Unsupported global|Trying to load unsupported GLOBAL
                       r"Trying to call|Can only create|Can only build).*?)(?:\. Please|\.?\s*$)", re.M)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:200] or type(exc).__name__
-
-
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -60,9 +55,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if refusal:  # the weights-only unpickler met a global or an operation that plain pickle would run
             raise InputError(path, "refused: the file holds pickled objects that could run code, not a "
                                    f"plain checkpoint ({refusal.group(1)[:160]})") from None
-        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {_first_line(exc)}") from None
+        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {first_line(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - a damaged file makes torch's parser fail in many ways
-        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {_first_line(exc)}") from None
+        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {first_line(exc)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(path, f"not a {FORMAT} checkpoint")
     missing = [k for k in REQUIRED if k not in payload]

@@ -390,14 +390,12 @@ def _distribution_lines(d: Distributions, title: str) -> list[str]:
 
 def plot(cal: Calibration, path, title: str = "") -> None:
     """Histograms of positive and negative distances with the proposed threshold."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from tools.io.plotting import figure, save_png
 
     panels = [d for d in (cal.label_free, cal.labelled) if d is not None]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
-    for ax, d in zip(axes[0], panels):
+    fig = figure(6 * len(panels), 4, layout="tight")
+    for k, d in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
         both = np.concatenate([d.pos, d.neg])
         if len(both):
             bins = np.linspace(both.min(), both.max(), 60) if both.max() > both.min() else 10
@@ -411,9 +409,4 @@ def plot(cal: Calibration, path, title: str = "") -> None:
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    from tools.io.atomic import atomic_open
-
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path)

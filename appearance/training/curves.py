@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.io.plotting import figure, save_png
+
 # (panel title, columns, log scale)
 PANELS = (
     ("loss", ("loss",), False),
@@ -50,17 +52,13 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
 def plot_curves(log_path: str | Path, out_path: str | Path, kappa2: float | None = None,
                 title: str | None = None) -> Path:
     """Write a PNG with one panel per logged quantity that has data; returns out_path."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     cols = read_log(log_path)
     steps = cols.get("step", np.zeros(0))
     panels = [p for p in PANELS if any(np.isfinite(cols.get(c, np.zeros(0))).any() for c in p[1])]
     n = max(len(panels), 1)
     ncols = min(n, 3)
     nrows = (n + ncols - 1) // ncols
-    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(4.2 * ncols, 3.0 * nrows)
     window = max(1, len(steps) // 50)
     for i, (name, keys, logy) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, i + 1)
@@ -87,7 +85,4 @@ def plot_curves(log_path: str | Path, out_path: str | Path, kappa2: float | None
             ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=11)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=100)
-    return out_path
+    return save_png(fig, out_path)

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from tools.cli import main as track
-    from tools.cli.calibrate import match_gt_ids
+    from tools.io.ground_truth import match_gt_ids
     from tools.io.errors import InputError
     from tools.eval.evaluation import evaluate
     from tools.io.motformat import write_npy_detections
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped: the sequences need gt")
         return 0
     rows = {s.name: s.detections().data for s in seqs}
-    ids = {s.name: match_gt_ids(s, rows[s.name][:, 0].astype(np.int64), rows[s.name][:, 2:6]) for s in seqs}
+    ids = {s.name: match_gt_ids(rows[s.name][:, 0], rows[s.name][:, 2:6], s.ground_truth()) for s in seqs}
     gt_root = seqs[0].root.parent
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

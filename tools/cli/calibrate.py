@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from tools.cli.run import _detection_path, _sequences, add_sequence_options
+from tools.io.ground_truth import match_gt_ids
 from tools.io.errors import InputError
 from tools.io.motformat import MotRows
 from tools.io.sequence import Sequence
 from tracker import DetectionFilter
 
-GT_MATCH_IOU = 0.5
 
 
 def register(sub) -> None:
@@ -54,35 +54,6 @@ def register(sub) -> None:
     out.add_argument("--json", type=Path, metavar="FILE", help="write the percentiles and proposals as JSON")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
-
-
-def match_gt_ids(seq: Sequence, frames: np.ndarray, tlwh: np.ndarray) -> np.ndarray:
-    """The gt identity each detection covers (IoU >= 0.5, one-to-one per frame), else -1.
-
-    Only gt boxes that are scored count: consider flag set and, for MOT16/17-style files,
-    class 1 (pedestrian).
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    from tracker.iou import iou_tlwh
-
-    ids = np.full(len(frames), -1, np.int64)
-    gt = seq.ground_truth().data
-    keep = gt[:, 6] != 0
-    cls = gt[:, 7]
-    if len(gt) and np.all((cls == np.round(cls)) & (cls >= 1) & (cls <= 13)):
-        keep &= cls == 1
-    gt = gt[keep]
-    for f in np.unique(frames):
-        d = np.flatnonzero(frames == f)
-        g = gt[gt[:, 0] == f]
-        if not len(g):
-            continue
-        iou = iou_tlwh(tlwh[d], g[:, 2:6])
-        r, c = linear_sum_assignment(iou, maximize=True)
-        ok = iou[r, c] >= GT_MATCH_IOU
-        ids[d[r[ok]]] = g[c[ok], 1].astype(np.int64)
-    return ids
 
 
 def _features(seq: Sequence, rows: MotRows, keep: np.ndarray, descriptor, progress: bool) -> np.ndarray:
@@ -133,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         parts["features"].append(feats)
         parts["seq"].append(np.full(len(keep), i))
         if all_have_gt:
-            parts["gt"].append(match_gt_ids(seq, frames, tlwh))
+            parts["gt"].append(match_gt_ids(frames, tlwh, seq.ground_truth()))
     cat = {k: np.concatenate(v) if v else None for k, v in parts.items()}
     if not len(cat["frames"]):
         raise InputError(None, f"no detections with confidence >= {args.min_confidence:g}: nothing to calibrate")

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterator
 
 from tools.data.importing import make_temp_dir, replace_dir
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 from tools.io.sequence import Sequence, list_sequences
 
 # Official archives on motchallenge.net (MOT16: 1.9 GB, MOT17: 5.5 GB, MOT15: 1.3 GB).
@@ -155,7 +155,7 @@ def _http_download(url: str, part: Path, offset: int, progress: bool | None) -> 
 def _reason(reason: object) -> str:
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror
-    return str(reason).splitlines()[0] if str(reason) else type(reason).__name__
+    return first_line(reason) if isinstance(reason, BaseException) else (str(reason).splitlines() or ["unknown"])[0]
 
 
 def _content_range_total(value: str | None) -> int | None:

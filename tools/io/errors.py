@@ -18,3 +18,11 @@ class InputError(Exception):
         if self.path and self.line is not None:
             where += f":{self.line}"
         return f"{where}: {self.message}" if where else self.message
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's first line without terminal colour codes, for a one-line error message."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:limit] or type(exc).__name__

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.io.atomic import atomic_open
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 
 # Minimum column counts: frame, id, x, y, w, h, then conf for detections.
 _MIN_COLS = {"det": 7, "gt": 6, "results": 6}
@@ -266,8 +266,7 @@ def read_npy_detections(path: str | Path) -> MotRows:
     except IsADirectoryError:
         raise InputError(path, "is a folder, not a file") from None
     except _NPY_ERRORS as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise InputError(path, f"not a NumPy array file: {first}") from None
+        raise InputError(path, f"not a NumPy array file: {first_line(exc)}") from None
     if arr.ndim != 2 or arr.shape[1] < 10 or not np.issubdtype(arr.dtype, np.number) \
             or np.issubdtype(arr.dtype, np.complexfloating):
         raise InputError(path, f"expected a 2-D real numeric array with at least 10 columns, got "

@@ -33,6 +33,7 @@ import numpy as np
 
 from tools.io.atomic import atomic_write_bytes, atomic_write_text
 from tools.io.errors import InputError
+from tools.io.plotting import figure, png_bytes
 from tools.eval.evaluation import COLUMNS, COMBINED, COUNT_COLUMNS, infer_benchmark
 
 MANIFEST = "report.json"
@@ -241,22 +242,10 @@ def _best(rows: dict[str, dict], column: str) -> set[str]:
 # --------------------------------------------------------------------------------- charts
 
 
-def _png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
-
-
 def bar_chart(labels: list[str], rows: list[dict], title: str) -> bytes:
     """IDF1, MOTA, HOTA and IDs per run as horizontal bars, one panel each (PNG bytes)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     n = len(labels)
-    fig = Figure(figsize=(13, 1.2 + 0.42 * max(n, 2)), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = figure(13, 1.2 + 0.42 * max(n, 2))
     colours = [f"C{i % 10}" for i in range(n)]
     y = np.arange(n)
     for k, column in enumerate(CHART_COLUMNS):
@@ -276,7 +265,7 @@ def bar_chart(labels: list[str], rows: list[dict], title: str) -> bytes:
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle(title, fontsize=11)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def training_curves(model: Model) -> bytes | None:
