@@ -23,17 +23,17 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
-# Reliability (issue 6): 10,000 generated cases per reader (FUZZ_EXAMPLES to change), the
+# Reliability: 10,000 generated cases per reader (FUZZ_EXAMPLES to change), the
 # per-reader tallies in results/fuzz-report.json; the SIGKILL loops; the scale benchmark.
 fuzz: setup
 	mkdir -p results && rm -f results/fuzz-report.json
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-10000} FUZZ_REPORT=results/fuzz-report.json $(PY) -m pytest -q \
 		-p no:cacheprovider -m slow -k fuzz --hypothesis-show-statistics \
-		tests/test_fuzz_readers.py tests/test_untrusted_checkpoints.py
+		tests/robustness/test_fuzz_readers.py tests/robustness/test_untrusted_checkpoints.py
 	cat results/fuzz-report.json
 
 kill-loop: setup
-	$(PY) -m pytest -q -s -m slow tests/test_interrupted_work.py
+	$(PY) -m pytest -q -s -m slow tests/robustness/test_interrupted_work.py
 
 bench-scale: setup
 	$(PY) -m tools.bench.scale --out results/scale.md

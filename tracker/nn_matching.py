@@ -14,16 +14,47 @@ METRICS = ("cosine", "euclidean")
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+def check_metric(metric: str) -> None:
+    """ValueError unless `metric` is one of METRICS."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def _normalise(x: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """Rows scaled to unit length; with a positive floor a zero row stays zero instead of NaN."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), floor)
+
+
+def pairwise_distance(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """(len(a), len(b)) distances in float64, as the gallery defines them: 1 - cos, or squared
+    Euclidean. Offline scoring (re-id, calibration) measures with these, the tracker with
+    Gallery.distance, which computes the same in float32 on stored galleries."""
+    check_metric(metric)
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if metric == "cosine":
+        return 1.0 - _normalise(a, 1e-12) @ _normalise(b, 1e-12).T
+    d = np.square(a).sum(1)[:, None] + np.square(b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.maximum(d, 0.0)
+
+
+def paired_distance(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """Distance of a[i] to b[i] for each row i (float64), with the definitions of pairwise_distance."""
+    check_metric(metric)
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if metric == "cosine":
+        na = np.linalg.norm(a, axis=1)
+        nb = np.linalg.norm(b, axis=1)
+        return 1.0 - (a * b).sum(axis=1) / np.maximum(na * nb, 1e-12)
+    return np.square(a - b).sum(axis=1)
 
 
 class Gallery:
     """Features per track id: cosine distance 1 - a.b, or squared Euclidean as in DeepSORT."""
 
     def __init__(self, metric: str = "cosine", budget: int | None = 100) -> None:
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        check_metric(metric)
         if budget is not None and budget < 1:
             raise ValueError("budget must be None or >= 1")
         self.metric = metric

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,18 @@ Source = Literal["det", "gt"]
 CACHE_VERSION = 1
 CACHE_FILES = ("crops.npy", "meta.npz", "info.json")
 META_FIELDS = ("seq", "frame", "tlwh", "confidence", "gt_id")
+
+
+def stats_from_sums(total, squares, count: int) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation in [0, 1] units from exact pixel sums.
+
+    `total` and `squares` are the per-channel integer sums of uint8 values and of their squares
+    over `count` pixels; count * sum(x^2) - sum(x)^2 is taken in Python integers (exact, no
+    cancellation), so the statistics do not depend on how the sums were chunked.
+    """
+    mean = [int(t) / count / 255.0 for t in total]
+    std = [math.sqrt(max(count * int(q) - int(t) ** 2, 0) / count ** 2) / 255.0 for t, q in zip(total, squares)]
+    return mean, std
 
 
 @dataclass(frozen=True)
@@ -130,11 +143,8 @@ class CropSet:
             total += block.sum(axis=(0, 1, 2), dtype=np.int64)
             wide = block.astype(np.uint16)
             squares += np.multiply(wide, wide).sum(axis=(0, 1, 2), dtype=np.int64)
-        count = n * self.size * self.size
-        mean = np.array([int(t) / count for t in total]) / 255.0
-        # n * sum(x^2) - sum(x)^2 in Python integers: exact, no cancellation.
-        var = np.array([(count * int(q) - int(t) ** 2) / count ** 2 for t, q in zip(total, squares)])
-        return mean, np.sqrt(np.maximum(var, 0.0)) / 255.0
+        mean, std = stats_from_sums(total, squares, n * self.size * self.size)
+        return np.array(mean), np.array(std)
 
     def subset(self, mask: np.ndarray) -> "CropSet":
         """The crops selected by a boolean mask or by indices; a contiguous selection (one

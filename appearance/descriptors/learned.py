@@ -10,23 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from appearance.model.checkpoint import load_checkpoint
 from appearance.crops.patches import crop_batch
-from appearance.model.vae import VAE, VAEConfig
+from appearance.model.checkpoint import load_checkpoint
+from appearance.model.network import network_from_checkpoint
+from appearance.model.normalise import crops_to_tensor, norm_tensors
 from tools.io.errors import InputError
 
-
-def build_model(payload: dict) -> torch.nn.Module:
-    """The network a checkpoint describes, with its weights, in eval mode."""
-    cfg = VAEConfig.from_dict(payload["model_config"])
-    if payload["kind"] == "supervised":
-        from appearance.model.supervised import CosineSoftmaxNet
-
-        model: torch.nn.Module = CosineSoftmaxNet(cfg, int(payload["n_classes"]))
-    else:
-        model = VAE(cfg)
-    model.load_state_dict(payload["model"])
-    return model.eval()
+build_model = network_from_checkpoint  # the older name, still imported by appearance.geometry.report
 
 
 class LearnedDescriptor:
@@ -40,9 +30,8 @@ class LearnedDescriptor:
                                          f"--appearance {payload['kind']}:{checkpoint}")
         self.kind = payload["kind"]
         try:  # a damaged or edited checkpoint: config, weights or statistics that do not fit
-            self.model = build_model(payload)
-            self._mean = torch.tensor(payload["norm"]["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-            self._std = torch.tensor(payload["norm"]["std"], dtype=torch.float32).view(1, 3, 1, 1)
+            self.model = network_from_checkpoint(payload)
+            self._mean, self._std = norm_tensors(payload["norm"])
         except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(checkpoint, f"the checkpoint's model does not load: {first[:200]}") from None
@@ -53,8 +42,7 @@ class LearnedDescriptor:
 
     def to_tensor(self, crops: np.ndarray) -> torch.Tensor:
         """uint8 RGB (N, H, W, 3) -> normalised float (N, 3, H, W)."""
-        x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-        return (x - self._mean) / self._std
+        return crops_to_tensor(crops, self._mean, self._std)
 
     @torch.inference_mode()
     def embed_crops(self, crops: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from appearance.descriptors.learned import LearnedDescriptor
+from appearance.model.normalise import standardise
 from tools.io.atomic import atomic_write_bytes
 from tools.io.errors import InputError
 
@@ -37,8 +38,8 @@ class CropEncoder(nn.Module):
         self.register_buffer("std", descriptor._std.clone())
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        x = crops.permute(0, 3, 1, 2).float() / 255.0  # the same steps as LearnedDescriptor.to_tensor
-        return self.model.embed((x - self.mean) / self.std)
+        # the same steps as LearnedDescriptor.to_tensor, traced into the graph
+        return self.model.embed(standardise(crops.permute(0, 3, 1, 2), self.mean, self.std))
 
 
 @dataclass

@@ -3,7 +3,7 @@
 `track export --format onnx` writes the model this expects: one input of uint8 RGB crops
 (N, H, W, 3) exactly as appearance.crops.patches.crop_batch cuts them, one float32 output (N, D). The
 normalisation travels inside the graph, so nothing here depends on the checkpoint. Only NumPy,
-OpenCV and onnxruntime are imported.
+OpenCV and onnxruntime are imported (and the tracker, for its metric names).
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 
 from appearance.crops.patches import crop_batch
 from tools.io.errors import InputError, first_line
+from tracker.nn_matching import METRICS
 
-METRICS = ("cosine", "euclidean")
 INSTALL_HINT = "pip install 'vhp-fmvae-tracker[onnx]' (or: pip install onnxruntime)"
 
 

@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from appearance.geometry import manifold as geo
+from appearance.geometry.graph import LatentGraph, grid_graph, knn_graph
+from appearance.geometry.manifold import vae_manifold
+from appearance.geometry.metrics import describe, metric_summary
+from appearance.geometry.table1 import geodesic_ratios, time_queries
 from appearance.model.checkpoint import load_checkpoint
 from tools.io.errors import InputError
 
@@ -144,12 +147,12 @@ def load_crops(folders: list[str | Path], max_crops: int, seed: int) -> tuple[np
 
 @torch.no_grad()
 def encode(model, payload: dict, crops: np.ndarray, batch: int = 256) -> np.ndarray:
-    mean = torch.tensor(payload["norm"]["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(payload["norm"]["std"], dtype=torch.float32).view(1, 3, 1, 1)
+    from appearance.model.normalise import crops_to_tensor, norm_tensors
+
+    mean, std = norm_tensors(payload["norm"])
     out = []
     for i in range(0, len(crops), batch):
-        x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).permute(0, 3, 1, 2).float() / 255.0
-        out.append(model.embed((x - mean) / std).double().numpy())
+        out.append(model.embed(crops_to_tensor(crops[i:i + batch], mean, std)).double().numpy())
     return np.concatenate(out)
 
 
@@ -172,7 +175,7 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
     label = label or default_label(payload)
     d = cfg.latent_dim
     rng = np.random.default_rng(opts.seed)
-    manifold = geo.vae_manifold(model, rows=opts.rows)
+    manifold = vae_manifold(model, rows=opts.rows)
     say = (lambda s: tqdm.write(f"[{label}] {s}")) if opts.progress else (lambda s: None)
 
     t0 = time.perf_counter()
@@ -182,7 +185,7 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
     samples = (1 - a) * z[ij[:, 0]] + a * z[ij[:, 1]]
     g = manifold.metric(torch.as_tensor(samples, dtype=torch.float32), progress=opts.progress,
                         desc=f"{label}: metric")
-    summ = geo.metric_summary(g)
+    summ = metric_summary(g)
     ev = summ.eigenvalues
     c2 = summ.c2
     flat_rel = float(np.mean(((ev - c2) ** 2).sum(1)) / c2 ** 2) if c2 > 0 else float("nan")
@@ -196,8 +199,8 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
         span = z.max(0) - z.min(0)
         span = np.where(span > 0, span, 1.0)
         lo, hi = z.min(0) - 0.1 * span, z.max(0) + 0.1 * span
-        base = geo.grid_graph(manifold, lo, hi, n=opts.grid, radius=opts.radius, subdivide=opts.subdivide,
-                              progress=opts.progress, desc=f"{label}: grid edges")
+        base = grid_graph(manifold, lo, hi, n=opts.grid, radius=opts.radius, subdivide=opts.subdivide,
+                          progress=opts.progress, desc=f"{label}: grid edges")
         pick = rng.choice(len(z), size=min(len(z), 2 * opts.pairs), replace=False)
         graph, new = base.with_points(manifold, z[pick], k=min(opts.k, 8), subdivide=opts.subdivide)
         pairs = new[_distinct_pairs(rng, len(new), opts.pairs)]
@@ -206,8 +209,8 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
         query_graph, query_points = base, z
     else:
         pick = rng.choice(len(z), size=min(len(z), opts.nodes), replace=False)
-        graph = geo.knn_graph(manifold, z[pick], k=opts.k, subdivide=opts.subdivide, progress=opts.progress,
-                              desc=f"{label}: graph edges")
+        graph = knn_graph(manifold, z[pick], k=opts.k, subdivide=opts.subdivide, progress=opts.progress,
+                          desc=f"{label}: graph edges")
         pairs = _distinct_pairs(rng, len(graph), opts.pairs)
         graph_info = {"type": "knn", "nodes": int(len(graph)), "k": opts.k}
         rest = np.setdiff1d(np.arange(len(z)), pick)
@@ -217,16 +220,16 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
     say(f"graph: {graph_info['type']}, {len(graph)} nodes, {graph.n_edges} edges ({t_graph:.0f} s)")
 
     t0 = time.perf_counter()
-    ratios = geo.geodesic_ratios(manifold, graph, pairs, refine=opts.refine, n_points=opts.refine_points,
-                                 iterations=opts.refine_iterations, line_pieces=opts.line_pieces,
-                                 subdivide=opts.subdivide, progress=opts.progress, desc=f"{label}: geodesics")
+    ratios = geodesic_ratios(manifold, graph, pairs, refine=opts.refine, n_points=opts.refine_points,
+                             iterations=opts.refine_iterations, line_pieces=opts.line_pieces,
+                             subdivide=opts.subdivide, progress=opts.progress, desc=f"{label}: geodesics")
     t_pairs = time.perf_counter() - t0
     table = ratios.summary()
     say(f"Riemannian ratio {table['riemannian']['mean']:.4f} +- {table['riemannian']['sd']:.4f}, latent "
         f"ratio {table['latent']['mean']:.4f} +- {table['latent']['sd']:.4f} ({t_pairs:.0f} s)")
 
-    timing = geo.time_queries(manifold, query_graph, query_points, n_queries=opts.queries,
-                              k=min(opts.k, 8) if d == 2 else opts.k, subdivide=opts.subdivide, seed=opts.seed)
+    timing = time_queries(manifold, query_graph, query_points, n_queries=opts.queries,
+                          k=min(opts.k, 8) if d == 2 else opts.k, subdivide=opts.subdivide, seed=opts.seed)
     say(f"query: Euclidean {timing['euclidean_s'] * 1e6:.2f} us, geodesic {timing['geodesic_query_s'] * 1e3:.2f} ms "
         f"({timing['ratio']:.3g}x)")
 
@@ -243,10 +246,10 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
         "samples": {"count": opts.samples, "where": "straight segments between random pairs of encoded "
                                                    "crops, a ~ U(0, 1)"},
         "c2": c2, "relative_flatness": flat_rel,
-        "condition_number": geo.describe(summ.condition),
-        "normalised_mf": geo.describe(summ.normalised_mf),
-        "log10_mf": geo.describe(summ.log_mf / math.log(10)),
-        "normalised_mf_per_dim": geo.describe(summ.normalised_mf_per_dim),
+        "condition_number": describe(summ.condition),
+        "normalised_mf": describe(summ.normalised_mf),
+        "log10_mf": describe(summ.log_mf / math.log(10)),
+        "normalised_mf_per_dim": describe(summ.normalised_mf_per_dim),
         "table1": {"pairs": int(len(pairs)), **table, "refine": opts.refine,
                    "refine_points": opts.refine_points, "line_pieces": opts.line_pieces},
         "graph": graph_info,
@@ -256,14 +259,14 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
     return ModelGeometry(label, report, summ.condition, summ.normalised_mf, plane)
 
 
-def _plane(manifold, base: geo.LatentGraph, z: np.ndarray, colour, ratios, rng: np.random.Generator,
+def _plane(manifold, base: LatentGraph, z: np.ndarray, colour, ratios, rng: np.random.Generator,
            opts: GeometryOptions, log_mean_mf: float, n_sources: int = 3, n_curves: int = 6) -> Plane:
     """Normalised MF over the grid (by the samples' mean MF, so models share one colour scale),
     distance fields around a few encoded points, some geodesics."""
     n = opts.grid
     g = manifold.metric(torch.as_tensor(base.nodes, dtype=torch.float32), progress=opts.progress,
                         desc="MF map")
-    log10_mf = ((geo.metric_summary(g).log_mf - log_mean_mf) / math.log(10)).reshape(n, n)
+    log10_mf = ((metric_summary(g).log_mf - log_mean_mf) / math.log(10)).reshape(n, n)
     # contour centres: encoded points spread over the data (by angle when known)
     if colour is not None:
         order = np.argsort(colour)

@@ -14,13 +14,14 @@ from typing import Any
 
 import torch
 
+from appearance.model.kinds import KINDS
 from tools.io.atomic import atomic_open
 from tools.io.errors import InputError, first_line
 
 FORMAT = "vhp-fmvae-tracker/1"
-KINDS = ("fmvae", "vhp-vae", "supervised")
 
-# Keys every checkpoint has: kind (one of KINDS), model_config (dict for VAEConfig.from_dict),
+# Keys every checkpoint has: kind (one of KINDS), model_config (dict for VAEConfig.from_dict;
+# appearance.model.network.network_from_checkpoint rebuilds the network),
 # model (state dict), norm {"mean": [r, g, b], "std": [r, g, b]} in [0, 1] units of RGB crops,
 # step (optimiser steps done). Training adds optimizer, lagrangian, rng and train_config.
 REQUIRED = ("format", "kind", "model_config", "model", "norm", "step")

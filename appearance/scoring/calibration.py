@@ -30,9 +30,9 @@ from scipy.optimize import linear_sum_assignment
 
 from tracker import Detections, Sort, SortParams
 from tracker.iou import iou_tlwh
+from tracker.nn_matching import check_metric, paired_distance
 from tracker.preprocessing import non_max_suppression
 
-METRICS = ("cosine", "euclidean")
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
 
 
@@ -46,19 +46,6 @@ class PairSettings:
     max_gap: int = 10
     occlusion_iou: float = 0.3    # a detection overlapping another this much is dropped/cuts
     negative_max_iou: float = 0.3 # same-frame pairs overlapping more may be one person twice
-
-
-def pair_distance(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
-    """Row-wise distance as DeepSORT's gallery computes it: 1 - cos, or squared Euclidean."""
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    if metric == "cosine":
-        na = np.linalg.norm(a, axis=1)
-        nb = np.linalg.norm(b, axis=1)
-        return 1.0 - (a * b).sum(axis=1) / np.maximum(na * nb, 1e-12)
-    if metric == "euclidean":
-        return np.square(a - b).sum(axis=1)
-    raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
 
 
 def filter_detections(frames: np.ndarray, tlwh: np.ndarray, confidence: np.ndarray,
@@ -288,8 +275,7 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
     frames, tlwh and features describe detections already filtered as the tracker would;
     `sequence` (a label per detection) keeps several sequences apart.
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    check_metric(metric)
     frames = np.asarray(frames, np.int64)
     tlwh = np.asarray(tlwh, np.float64)
     seq = np.zeros(len(frames), np.int64) if sequence is None else np.unique(sequence, return_inverse=True)[1]
@@ -314,7 +300,7 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
     neg = np.concatenate(neg_all).reshape(-1, 2)
 
     def dist(p: np.ndarray) -> np.ndarray:
-        return pair_distance(features[p[:, 0]], features[p[:, 1]], metric) if len(p) else np.zeros(0)
+        return paired_distance(features[p[:, 0]], features[p[:, 1]], metric) if len(p) else np.zeros(0)
 
     result = Calibration(metric, settings, Distributions(dist(pos), dist(neg), "label-free").propose(),
                          counts={"detections": len(frames), "tracklets": n_tracklets,

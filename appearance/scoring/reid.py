@@ -19,21 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracker.nn_matching import pairwise_distance
+
 RANKS = (1, 5, 10)
-
-
-def distance_matrix(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
-    """(len(a), len(b)) distances: 1 - cos, or squared Euclidean (both as the tracker's gallery)."""
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    if metric == "cosine":
-        an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-        bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-        return 1.0 - an @ bn.T
-    if metric == "euclidean":
-        d = np.square(a).sum(1)[:, None] + np.square(b).sum(1)[None, :] - 2.0 * a @ b.T
-        return np.maximum(d, 0.0)
-    raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
 
 
 def ranking_scores(dist: np.ndarray, match: np.ndarray, valid: np.ndarray | None = None
@@ -110,7 +98,7 @@ def evaluate_reid(features: np.ndarray, ids: np.ndarray, frames: np.ndarray,
     for g in np.unique(groups[queries]) if len(queries) else []:
         q = queries[groups[queries] == g]
         gal = np.flatnonzero(groups == g)
-        dist = distance_matrix(features[q], features[gal], metric)
+        dist = pairwise_distance(features[q], features[gal], metric)
         valid = np.abs(frames[q][:, None] - frames[gal][None, :]) >= min_gap
         match = ids[q][:, None] == ids[gal][None, :]
         ap, first = ranking_scores(dist, match, valid)

@@ -10,9 +10,11 @@ import torch
 from torch import nn
 
 from appearance.training.flatness import exact_flatness
-from appearance.geometry.manifold import (DecoderManifold, describe, geodesic_ratios, grid_graph, grid_offsets,
-                                 knn_graph, latent_length, metric_summary, normalised_mf, refine_curve,
-                                 resample_polyline, time_queries)
+from appearance.geometry.geodesic import latent_length, refine_curve, resample_polyline
+from appearance.geometry.graph import grid_graph, grid_offsets, knn_graph
+from appearance.geometry.manifold import DecoderManifold
+from appearance.geometry.metrics import describe, metric_summary, normalised_mf
+from appearance.geometry.table1 import geodesic_ratios, time_queries
 
 
 @pytest.fixture(autouse=True)

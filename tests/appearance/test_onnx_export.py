@@ -32,7 +32,7 @@ def tiny_checkpoint(path: Path) -> Path:
     the matches, which says nothing about the two runtimes.
     """
     from appearance.model.checkpoint import save_checkpoint
-    from appearance.training.trainer import initialise_weights
+    from appearance.training.initialisation import initialise_weights
     from appearance.model.vae import VAE, VAEConfig
 
     torch.manual_seed(0)

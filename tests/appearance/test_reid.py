@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from appearance.descriptors.histogram import HistogramDescriptor
-from appearance.scoring.reid import distance_matrix, embed_crops, evaluate_reid, ranking_scores, select_queries
+from appearance.scoring.reid import embed_crops, evaluate_reid, ranking_scores, select_queries
+from tracker.nn_matching import pairwise_distance as distance_matrix
 
 
 def test_average_precision_and_first_rank_by_hand():

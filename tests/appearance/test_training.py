@@ -18,10 +18,13 @@ import numpy as np
 import pytest
 import torch
 
-import appearance.training.trainer as trainer
+import appearance.training.objective as trainer
 from appearance.model.checkpoint import load_checkpoint
-from appearance.descriptors.learned import LearnedDescriptor, build_model
-from appearance.training.trainer import TrainConfig, parameter_digest, train
+from appearance.descriptors.learned import LearnedDescriptor
+from appearance.model.network import network_from_checkpoint as build_model
+from appearance.training.config import TrainConfig
+from appearance.training.distributed import parameter_digest
+from appearance.training.loop import train
 from tools.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_sequence
-from tools.cli import main
+from tools.cli import build_parser, main
 from tools.demo.pipeline import DemoSettings, Pipeline, Stage, StageFailed, calibration_choice
 
 
@@ -97,6 +98,34 @@ def test_demo_without_training_runs_to_a_report_and_reuses_it(tmp_path, capsys):
     assert again.count("reused") == 4              # every stage but the report itself
 
 
+def _check_commands(manifest: dict) -> None:
+    """Every command the demo records is a real `track` command, and each `track run` one, typed
+    by a user, would use the configuration the demo's run used."""
+    from tools.track.run_config import config_from_args
+
+    parser = build_parser()
+    verbs = []
+    for line in manifest["commands"]:
+        words = shlex.split(line)
+        assert words[0] == "track"
+        args = parser.parse_args(words[1:])
+        verbs.append(args.command)
+        if args.command == "run":
+            run = json.loads((Path(args.results_root) / args.experiment / "run.json").read_text())
+            assert run["config"] == config_from_args(args).to_dict()
+            assert run["command"] == words
+    assert "run" in verbs
+
+
+def test_demo_records_the_commands_that_do_what_it_did(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--work", str(tmp_path / "work"), "--sequences", "1",
+                 "--frames", "24", "--people", "3", "--no-train", "--quiet"]) == 0
+    manifest = json.loads((out / "report.json").read_text())
+    _check_commands(manifest)
+    assert [shlex.split(c)[1] for c in manifest["commands"]] == ["synth", "run", "run", "run"]
+
+
 def test_demo_on_mot_data_tracks_sequences_without_frames_by_motion_only(tmp_path, capsys):
     data = tmp_path / "MOT" / "train"
     write_sequence(data, "WITH-FRAMES", length=8)
@@ -137,3 +166,4 @@ def test_tiny_demo_with_training_reaches_a_report(tmp_path, capsys):
         assert run["config"]["deepsort"]["max_distance"] == pytest.approx(used, rel=1e-5)
     html = (out / "report.html").read_text()
     assert 'id="training"' in html and 'id="calibration"' in html
+    _check_commands(manifest)

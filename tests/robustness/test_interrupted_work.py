@@ -267,7 +267,7 @@ def test_run_all_after_a_crash_mid_way_finishes_and_sweeps_leftovers(tmp_path, c
     """The fast variant: the first run dies (KeyboardInterrupt) while tracking the second sequence,
     leaving the temporary a SIGKILL mid-write would leave; the rerun does the rest."""
     from tests.conftest import write_sequence
-    import tools.cli.run as run_command
+    import tools.track.experiment as run_command
 
     for name in ("A-01", "B-01", "C-01"):
         write_sequence(tmp_path / "data", name, images=False)

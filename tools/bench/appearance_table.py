@@ -1,7 +1,8 @@
 """Issue 3's acceptance table on ../shared/data/MOT15: every descriptor tracked with DeepSORT.
 
-Runs the same `track` commands a user would (crops, train, run), skipping steps whose output
-already exists, and writes a Markdown table combined over PETS09-S2L1 and TUD-Stadtmitte:
+Does what the `track` commands crops, train, calibrate and run do, through the library functions
+they wrap, skipping steps whose output already exists; logs each step as the command that does the
+same, and writes a Markdown table combined over PETS09-S2L1 and TUD-Stadtmitte:
 
     python -m tools.bench.appearance_table [--steps 800] [--work data/appearance-table]
 
@@ -17,9 +18,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from tools.io.atomic import atomic_write_text
-from tools.cli import main as track
+from tools.io.errors import exit_status
+from tracker.nn_matching import METRICS
 
 SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
 # What a done.json written before it recorded more than the step count was trained with.
@@ -28,12 +31,13 @@ COLUMNS = ("IDF1", "IDP", "IDR", "Rcll", "Prcn", "FAR", "MT", "PT", "ML", "FP", 
            "MOTA", "MOTP", "MOTAL", "HOTA", "DetA", "AssA")
 
 
-def run(cmd: list[str], log: list[str]) -> None:
+def run(cmd: list[str], log: list[str], call: Callable[[], int | None]) -> None:
+    """Run `call`, which does what `track CMD` does, with CMD logged and its time printed."""
     line = "track " + shlex.join(cmd)
     print(f"\n$ {line}", flush=True)
     log.append(line)
     t0 = time.perf_counter()
-    code = track(cmd)
+    code = exit_status(call)
     if code != 0:
         sys.exit(f"command failed with status {code}: {line}")
     print(f"  ({time.perf_counter() - t0:.0f} s)")
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=800, help="training steps per model (default: %(default)s)")
     ap.add_argument("--preset", default="cpu", help="model preset (default: %(default)s)")
     ap.add_argument("--etas", type=float, nargs="+", default=[300.0, 3000.0], help="FMVAE flatness weights")
-    ap.add_argument("--metric", default="cosine", choices=("cosine", "euclidean"))
+    ap.add_argument("--metric", default="cosine", choices=METRICS)
     ap.add_argument("--max-distance", type=float, help="appearance gate (default: the metric's default)")
     ap.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
     ap.add_argument("--loo-etas", type=float, nargs="+",
@@ -61,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table.md)")
     args = ap.parse_args(argv)
 
+    from tools.io.sequence import find_sequence
+    from tools.track.calibration import calibrate_descriptor
+    from tools.track.descriptors import cut_crops, train_descriptor
+    from tools.track.experiment import run_experiment
+    from tools.track.run_config import config_argv, resolve
+
     loo_etas = args.etas if args.loo_etas is None else args.loo_etas
     root = Path(args.data_root)
     if not all((root / "train" / s).is_dir() or (root / s).is_dir() for s in SEQS):
@@ -70,12 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     crops, models, results = work / "crops", work / "models", work / f"results-{args.metric}"
     log: list[str] = []
     common = ["--data-root", str(root)]
+
+    def sequences(names) -> list:
+        return [find_sequence(name, root) for name in names]
     # 1. crops: detections of each sequence (no labels) and gt identities for the supervised one
     for seq in SEQS:
         for source in ("det", "gt"):
             out = crops / f"{source}-{seq}"
             if not (out / "info.json").is_file():
-                run(["crops", "--seq", seq, *common, "--source", source, "--out", str(out)], log)
+                run(["crops", "--seq", seq, *common, "--source", source, "--out", str(out)], log,
+                    lambda: _done(cut_crops(sequences([seq]), out, source=source)))
     # 2. models: (name, kind, eta, training crop folders, sequences it may be used on)
     plans = []
     both = [str(crops / f"det-{s}") for s in SEQS]
@@ -101,41 +115,48 @@ def main(argv: list[str] | None = None) -> int:
                 sys.exit(f"{done}: this model was trained with other {', '.join(differ)}; "
                          f"use another --work")
         else:
-            cmd = ["train", "--model", kind, "--crops", *train_crops, "--out", str(out), "--preset", args.preset,
-                   "--steps", str(args.steps), "--seed", str(args.seed)]
+            what = {"model": kind, "crops": train_crops}
+            changes = {**what, "preset": args.preset, "steps": args.steps, "seed": args.seed}
             if kind != "supervised" and args.kappa2 is not None:
-                cmd += ["--kappa2", f"{args.kappa2:g}"]
+                changes["kappa2"] = float(f"{args.kappa2:g}")
             if kind != "supervised" and args.loss_scale:
-                cmd += ["--loss-scale", args.loss_scale]
+                changes["loss_scale"] = args.loss_scale
             if kind == "fmvae":
-                cmd += ["--eta", f"{eta:g}"]
+                changes["eta"] = float(f"{eta:g}")
                 if args.flatness:
-                    cmd += ["--flatness", args.flatness]
+                    changes["flatness"] = args.flatness
             if args.threads:
-                cmd += ["--threads", str(args.threads)]
-            if (out / "checkpoint.pt").is_file():
-                cmd.append("--resume")
-            run(cmd, log)
+                changes["threads"] = args.threads
+            resume = (out / "checkpoint.pt").is_file()
+            cmd = ["train", *_train_argv(what), "--out", str(out),
+                   *_train_argv({k: v for k, v in changes.items() if k not in what})] + (["--resume"] if resume else [])
+            run(cmd, log, lambda: train_descriptor(out, changes, resume=resume))
             atomic_write_text(done, json.dumps(recipe))
     # 3. tracking runs: rows of the table. A learned descriptor's threshold is proposed without
     # labels (`track calibrate` on the detections of the sequences it tracks), unless given.
-    def gate(spec: str, seqs: tuple[str, ...], name: str) -> list[str]:
-        flags = ["--metric", args.metric]
+    def gate(spec: str, seqs: tuple[str, ...], name: str) -> dict:
+        """`track run` flags (by option name) of the appearance gate of `spec` on `seqs`."""
+        flags = {"metric": args.metric}
         if args.max_distance is not None:
-            return flags + ["--max-distance", str(args.max_distance)]
+            return {**flags, "max_distance": args.max_distance}
         report = work / "calibration" / f"{name}-{args.metric}.json"
         if not report.is_file():
+            def calibrate() -> int:
+                cal = calibrate_descriptor(sequences(seqs), spec, metric=args.metric, json_path=report,
+                                           progress=False)
+                return 1 if cal.label_free.proposal is None else 0
+
             run(["calibrate", "--seq", *seqs, *common, "--appearance", spec, "--metric", args.metric,
-                 "--json", str(report), "--quiet"], log)
+                 "--json", str(report), "--quiet"], log, calibrate)
         proposal = json.loads(report.read_text())["label-free"]["proposals"][0]["threshold"]
         thresholds[name] = proposal
-        return flags + ["--max-distance", f"{proposal:.6g}"]
+        return {**flags, "max_distance": float(f"{proposal:.6g}")}
 
     thresholds: dict[str, float] = {}
-    rows: list[tuple[str, list[tuple[str, list[str]]]]] = [
-        ("SORT", [("sort", ["--tracker", "sort"])]),
-        ("DeepSORT motion-only", [("motion", ["--appearance", "none"])]),
-        ("DeepSORT + hist", [("hist", ["--appearance", "hist", *gate("hist", SEQS, "hist")])]),
+    rows: list[tuple[str, list[tuple]]] = [
+        ("SORT", [("sort", {"tracker": "sort"})]),
+        ("DeepSORT motion-only", [("motion", {"appearance": "none"})]),
+        ("DeepSORT + hist", [("hist", {"appearance": "hist", **gate("hist", SEQS, "hist")})]),
     ]
 
     def learned(label: str, name: str, kind: str, loo: bool) -> None:
@@ -143,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
             runs = []
             for s in SEQS:
                 spec = f"{kind}:{models / f'{name}-not-{s}' / 'checkpoint.pt'}"
-                runs.append((f"{name}-loo-{s}", ["--appearance", spec, *gate(spec, (s,), f"{name}-not-{s}")], (s,)))
+                runs.append((f"{name}-loo-{s}", {"appearance": spec, **gate(spec, (s,), f"{name}-not-{s}")}, (s,)))
             rows.append((label, runs))
         else:
             spec = f"{kind}:{models / name / 'checkpoint.pt'}"
-            rows.append((label, [(name, ["--appearance", spec, *gate(spec, SEQS, name)])]))
+            rows.append((label, [(name, {"appearance": spec, **gate(spec, SEQS, name)})]))
 
     learned("DeepSORT + VHP-VAE", "vhp-vae", "vhp-vae", False)
     for eta in args.etas:
@@ -159,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     sup_runs = []
     for s in SEQS:
         spec = f"supervised:{models / f'supervised-not-{s}' / 'checkpoint.pt'}"
-        sup_runs.append((f"supervised-{s}", ["--appearance", spec, *gate(spec, (s,), f"supervised-not-{s}")], (s,)))
+        sup_runs.append((f"supervised-{s}", {"appearance": spec, **gate(spec, (s,), f"supervised-not-{s}")}, (s,)))
     rows.append(("DeepSORT + supervised (other sequence's gt)", sup_runs))
     table = []
     for label, runs in rows:
@@ -168,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
             exp, flags = entry[0], entry[1]
             seqs = entry[2] if len(entry) > 2 else SEQS
             exp_names.append(exp)
-            run(["run", "--seq", *seqs, *common, *flags, "--experiment", exp, "--results-root", str(results),
-                 "--quiet", "--no-eval"], log)
+            run(["run", "--seq", *seqs, *common, *config_argv(flags), "--experiment", exp, "--results-root",
+                 str(results), "--quiet", "--no-eval"], log,
+                lambda: _done(run_experiment(sequences(seqs), resolve(None, flags), results / exp, evaluate=False,
+                                             progress=False)))
         table.append((label, exp_names))
     # 4. evaluation: every row over both sequences combined (split runs are merged into one folder)
     from tools.eval.evaluation import evaluate
@@ -195,6 +218,21 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(work / f"commands-{args.metric}.sh", "\n".join(log) + "\n")
     print(f"wrote {out}, {work / f'table-{args.metric}.json'} and {work / f'commands-{args.metric}.sh'}")
     return 0
+
+
+def _done(_result) -> int:
+    """The status of a library call that raised nothing: 0."""
+    return 0
+
+
+def _train_argv(changes: dict) -> list[str]:
+    """The `track train` options that set these TrainConfig fields (floats as %g, as they were made)."""
+    out: list[str] = []
+    for key, value in changes.items():
+        out.append(f"--{key.replace('_', '-')}")
+        out += [str(v) for v in value] if isinstance(value, list) else [f"{value:g}" if isinstance(value, float)
+                                                                          else str(value)]
+    return out
 
 
 COUNTS = {"MT", "PT", "ML", "FP", "FN", "IDs", "FM"}

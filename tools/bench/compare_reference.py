@@ -24,7 +24,6 @@ Exit status 0 when everything matches (or when the data or the originals are abs
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import zlib
@@ -44,7 +43,6 @@ from tools.io.sequence import Sequence
 from tracker import DeepSortParams, DetectionFilter, SortParams
 from tracker.iou import iou_tlwh
 
-DEFAULT_DATA = ref.PROJECT_ROOT.parent / "shared" / "data" / "MOT15" / "train"
 VARIANTS = ("const", "random", "identity")
 FEATURE_DIM = 128
 IDENTITY_NOISE = 0.4  # per-dimension noise / identity vector scale: same-id cosine distance ~0.14
@@ -204,12 +202,7 @@ def print_table(results: list[dict], tol: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                    help="folder holding MOTChallenge sequences (default: %(default)s)")
-    ap.add_argument("--sequences", nargs="*", help="only these sequence names")
+    ap = ref.bench_parser(__doc__)
     ap.add_argument("--trackers", nargs="*", default=["sort", "deepsort"], choices=["sort", "deepsort"])
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS,
                     help="DeepSORT feature variants (default: all)")

@@ -28,7 +28,7 @@ from tools.bench.throughput import machine_line, time_paired
 
 def random_checkpoint(path: Path, preset: str) -> Path:
     from appearance.model.checkpoint import save_checkpoint
-    from appearance.training.trainer import initialise_weights
+    from appearance.training.initialisation import initialise_weights
     from appearance.model.vae import VAE, VAEConfig
 
     torch.manual_seed(0)

@@ -50,12 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from tools.cli import main as track
     from tools.io.ground_truth import match_gt_ids
     from tools.io.errors import InputError
     from tools.eval.evaluation import evaluate
     from tools.io.motformat import write_npy_detections
     from tools.io.sequence import find_sequence
+    from tools.track.experiment import run_experiment
+    from tools.track.run_config import resolve
 
     try:
         seqs = [find_sequence(name, args.data_root) for name in args.seq]
@@ -70,22 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     gt_root = seqs[0].root.parent
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        runs = [("motion only", ["--appearance", "none"])]
+        # (label, tracker flags, detection files): `track run --appearance none` or `--detections FOLDER`
+        runs = [("motion only", {"appearance": "none"}, None)]
         for noise in args.noise:
             folder = work / f"noise-{noise:g}"
             rng = np.random.default_rng(args.seed)
             for s in seqs:
                 write_npy_detections(folder / f"{s.name}.npy", rows[s.name][:, :10],
                                      oracle_features(ids[s.name], noise, rng))
-            runs.append((f"oracle, noise {noise:g}", ["--detections", str(folder)]))
+            runs.append((f"oracle, noise {noise:g}", {}, {s.name: folder / f"{s.name}.npy" for s in seqs}))
         print(f"DeepSORT (paper settings) on {', '.join(s.name for s in seqs)}, combined")
         print("| features | IDF1 | MOTA | HOTA | AssA | IDs | FM |")
         print("|---|---|---|---|---|---|---|")
-        for i, (label, flags) in enumerate(runs):
-            code = track(["run", "--seq", *[str(s.root) for s in seqs], *flags, "--experiment", f"run{i}",
-                          "--results-root", str(work / "results"), "--quiet", "--no-eval"])
-            if code != 0:
-                sys.exit(f"track run failed ({code}) for {label}")
+        for i, (label, flags, detections) in enumerate(runs):
+            try:
+                run_experiment(seqs, resolve(None, flags), work / "results" / f"run{i}", detections=detections,
+                               evaluate=False, progress=False)
+            except InputError as exc:
+                sys.exit(f"track run failed ({exc}) for {label}")
             c = evaluate(work / "results" / f"run{i}" / "data", gt_root, seqs=[s.name for s in seqs])["COMBINED"]
             print(f"| {label} | {c['IDF1']:.1f} | {c['MOTA']:.1f} | {c['HOTA']:.1f} | {c['AssA']:.1f} | "
                   f"{int(c['IDs'])} | {int(c['FM'])} |")

@@ -34,6 +34,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from appearance.model.kinds import VAE_KINDS
 from tools.io.atomic import atomic_write_text
 
 NETWORK = ["--arch", "mlp", "--latent-dim", "2", "--mlp-hidden", "256", "256", "--prior-hidden", "128", "128",
@@ -55,7 +56,7 @@ def variant_args(variant: str) -> list[str]:
         flags.update(relative=["--flatness", "relative"], encoder=["--flat-encoder"])
     options = []
     try:
-        if parts[0] not in ("fmvae", "vhp-vae"):
+        if parts[0] not in VAE_KINDS:
             raise ValueError
         if fmvae:
             if not (math.isfinite(float(parts[1])) and float(parts[1]) >= 0):

@@ -10,6 +10,7 @@ Both are imported under private module names so they can never shadow anything o
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import os
@@ -24,6 +25,7 @@ from tools.io.sequence import frame_slices
 ENV_VAR = "TRACK_REFERENCE_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = PROJECT_ROOT / "data" / "reference"
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "MOT15" / "train"  # sequences the benches compare on
 
 _SORT_NAME = "_reference_sort"
 _DEEPSORT_NAME = "_reference_deep_sort"
@@ -185,6 +187,18 @@ def run_original_deepsort(det_rows: np.ndarray, features: np.ndarray, length: in
         for tid, box in report_original_deepsort(tracker):
             out.append((frame, tid, *box))
     return np.array(out, dtype=np.float64).reshape(-1, 6)
+
+
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The parser of a benchmark against the originals: its module docstring as the help (first
+    paragraph above, the rest below), and --data / --sequences for sequences_or_skip."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=doc.split("\n\n", 1)[1])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="folder holding MOTChallenge sequences (default: %(default)s)")
+    ap.add_argument("--sequences", nargs="*", help="only these sequence names")
+    return ap
 
 
 def sequences_or_skip(data: Path, names: list[str] | None) -> list | None:

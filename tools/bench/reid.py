@@ -24,6 +24,8 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 import numpy as np
 
+from tracker.nn_matching import METRICS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "MOT15" / "train"
 DEFAULT_SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding the sequences")
     p.add_argument("--seq", nargs="+", default=list(DEFAULT_SEQS), help="sequences with frames and gt")
     p.add_argument("--cache", type=Path, help="crop cache folder (default: data/crops/gt-SEQ+SEQ)")
-    p.add_argument("--metric", nargs="+", choices=("cosine", "euclidean"),
+    p.add_argument("--metric", nargs="+", choices=METRICS,
                    help="distances to score (default: each descriptor's own)")
     p.add_argument("--min-gap", type=int, default=30, help="frames between a query and its gallery (default: %(default)s)")
     p.add_argument("--queries-per-id", type=int, default=20, help="default: %(default)s")

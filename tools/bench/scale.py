@@ -47,12 +47,9 @@ DIM = 128
 
 
 def machine() -> str:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    from tools.io.machine import cpu_model
+
+    cpu = cpu_model()
     load = "%.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else "?"
     return (f"{platform.platform()}; {cpu}; {os.cpu_count()} CPUs; load average {load}; "
             f"python {platform.python_version()}, numpy {np.__version__}; BLAS threads "

@@ -24,7 +24,6 @@ KalmanFilter per track against tracker/kalman_filter.py, for predict + update of
 """
 from __future__ import annotations
 
-import argparse
 import cProfile
 import gc
 import io
@@ -68,7 +67,7 @@ import numpy as np
 import scipy
 
 from tools.bench import reference as ref
-from tools.bench.compare_reference import DEFAULT_DATA, PAPER, identity_features, random_features
+from tools.bench.compare_reference import PAPER, identity_features, random_features
 from tools.io.sequence import Sequence, frame_slices
 from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, Sort, SortParams
 from tracker import kalman_filter as ds_kf
@@ -77,16 +76,10 @@ TARGET_RATIO = 2.0
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
+    from tools.io.machine import cpu_model, usable_cores
+
+    cpu = cpu_model(platform.processor() or "")
+    usable = usable_cores()
     import filterpy
     try:
         load = "load average %.2f %.2f %.2f" % os.getloadavg()
@@ -346,12 +339,7 @@ def profile_ours(inputs: list[SeqInputs], top: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                    help="folder holding MOTChallenge sequences (default: %(default)s)")
-    ap.add_argument("--sequences", nargs="*", help="only these sequence names")
+    ap = ref.bench_parser(__doc__)
     ap.add_argument("--repeat", type=int, default=5, help="repetitions of every timing (default 5)")
     ap.add_argument("--features", choices=("identity", "random"), default="identity",
                     help="DeepSORT's 128-D features: correlated within a gt identity (default) or "

@@ -187,13 +187,9 @@ def machine_line() -> str:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    from tools.io.machine import cpu_model
+
+    return cpu_model(platform.processor() or "unknown CPU")
 
 
 def main(argv: list[str] | None = None) -> int:

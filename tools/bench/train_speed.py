@@ -24,7 +24,9 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 import torch
 
-from appearance.training.trainer import PRESETS, Objective, initialise_weights
+from appearance.training.config import PRESETS
+from appearance.training.initialisation import initialise_weights
+from appearance.training.objective import Objective
 from appearance.model.vae import VAE, VAEConfig
 
 

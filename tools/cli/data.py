@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tools.io.errors import InputError
 from tools.io.motformat import read_seqinfo
+from tools.io.sequence import sequence_folders
 
 DEFAULT_DATA_ROOT = "data"
 
@@ -107,23 +108,11 @@ def _table(rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [_HEADER] + rows]
 
 
-def scan(data_root: Path) -> list[Path]:
-    """Sequence folders (holding seqinfo.ini) up to four levels down, skipping hidden folders
-    (where an interrupted import or unpack keeps its temporary copy)."""
-    found: list[Path] = []
-    for depth in range(1, 5):
-        for ini in sorted(data_root.glob("/".join(["*"] * depth) + "/seqinfo.ini")):
-            rel = ini.parent.relative_to(data_root).parts
-            if not any(p.startswith(".") for p in rel):
-                found.append(ini.parent)
-    return list(dict.fromkeys(found))
-
-
 def _run_list(args: argparse.Namespace) -> int:
     root: Path = args.data_root
     if not root.is_dir():
         raise InputError(root, "data root does not exist")
-    folders = scan(root)
+    folders = sequence_folders(root)
     if not folders:
         print(f"no sequences under {root} (see data/README.md: track data fetch MOT16, "
               "or track data import)")

@@ -14,7 +14,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # 0.0095 s per call), 1.3x with passive waiting. Set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from tools.io.errors import InputError
+from tools.io.errors import exit_status
 
 # Sub-commands in the order `track --help` lists them; each module has register(subparsers).
 COMMANDS = ("run", "eval", "synth", "data", "crops", "embed", "calibrate", "train", "export", "config",
@@ -37,14 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.command_line = ["track", *argv]
-    try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"track: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("track: interrupted", file=sys.stderr)
-        return 130
+    return exit_status(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ Also runs under torchrun for data-parallel training:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from appearance.model.kinds import KINDS
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
                     "OUT/checkpoint.pt (every --checkpoint-every steps and at the end), OUT/log.csv, "
                     "OUT/config.json and OUT/curves.png. Options left out take the preset's value.")
     what = p.add_argument_group("what to train")
-    what.add_argument("--model", choices=("fmvae", "vhp-vae", "supervised"),
+    what.add_argument("--model", choices=KINDS,
                       help="objective (required unless --resume)")
     what.add_argument("--crops", nargs="+", type=Path, metavar="FOLDER",
                       help="crop cache folder(s) (required unless --resume); supervised uses the "
@@ -108,30 +109,6 @@ def _changes(args: argparse.Namespace) -> dict:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from appearance.training.trainer import DistContext, TrainConfig, TrainingDiverged, resume_config, train
-    from tools.io.errors import InputError
+    from tools.track.descriptors import train_descriptor
 
-    changes = _changes(args)
-    if args.resume:
-        config = resume_config(args.out, changes)
-    else:
-        if args.model is None or args.crops is None:
-            raise InputError(None, "--model and --crops are required (or --resume to continue a run)")
-        given = {k: v for k, v in changes.items() if v is not None}
-        config = TrainConfig(out=str(args.out), **given)
-    main = DistContext.from_env().main
-    try:
-        result = train(config, resume=args.resume)
-    except TrainingDiverged as exc:
-        if main:
-            print(f"track train: {exc}", file=sys.stderr)
-        return 1
-    if main:
-        last = result.last
-        shown = ", ".join(f"{k} {last[k]:.4g}" for k in ("loss", "F", "C", "lambda", "c2", "penalty")
-                          if k in last)
-        print(f"{config.model}: step {result.step}" + (f", {shown}" if shown else "")
-              + f"; {result.seconds:.0f} s of training")
-        out = Path(args.out)
-        print(f"wrote {out / 'checkpoint.pt'}, {out / 'log.csv'}, {out / 'curves.png'}")
-    return 0
+    return train_descriptor(args.out, _changes(args), resume=args.resume)

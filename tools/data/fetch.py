@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Callable, Iterator
 
-from tools.data.importing import make_temp_dir, replace_dir
+from tools.io.atomic import make_temp_folder, replace_folder
 from tools.io.errors import InputError, first_line
 from tools.io.sequence import Sequence, list_sequences
 
@@ -269,7 +269,7 @@ def _unpack_members(archive: Path, dest: Path, members: list[_Member], force: bo
     if need > free:
         raise InputError(dest.parent, f"not enough disk space to unpack {archive.name}: needs "
                                       f"{need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free")
-    tmp = make_temp_dir(dest.parent, f".{dest.name}.unpack-")
+    tmp = make_temp_folder(dest.parent, f".{dest.name}.unpack-")
     try:
         root = tmp.resolve()
         for m in tqdm(members, unit="file", desc=f"unpacking {archive.name}", leave=False,
@@ -289,7 +289,7 @@ def _unpack_members(archive: Path, dest: Path, members: list[_Member], force: bo
                 raise InputError(archive, f"refusing member {m.name!r}: clashes with a folder") from None
         if verify is not None:
             verify(tmp)
-        replace_dir(tmp, dest, force)
+        replace_folder(tmp, dest, force=force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,20 +6,18 @@ the end, so an interrupted or failed import never leaves a half-written sequence
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import shutil
-import sys
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
+from tools.io.atomic import make_temp_folder, replace_folder
 from tools.io.errors import InputError
-from tools.io.motformat import MotRows, SeqInfo, check_in_image, read_mot_file, read_npy_detections, write_seqinfo
+from tools.io.motformat import (DET_ROW, MotRows, SeqInfo, check_in_image, read_mot_file, read_npy_detections,
+                                write_mot, write_seqinfo)
 from tools.io.sequence import Sequence
+from tools.io.video import open_capture
 
 DEFAULT_JPEG_QUALITY = 95
 
@@ -38,47 +36,6 @@ def read_detections(path: str | Path) -> MotRows:
     if path.suffix.lower() == ".npy":
         return read_npy_detections(path)
     return read_mot_file(path, "det")
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C-level stderr while OpenCV probes a file: its fallback readers print raw parser noise
-    that would bury our one-line error. Only the open call is wrapped, never the decoding."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def open_video(path: str | Path):
-    """cv2.VideoCapture for `path`, or an InputError naming the video when OpenCV cannot read it."""
-    import cv2
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "video file not found")
-    if not path.is_file():
-        raise InputError(path, "not a video file")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    try:
-        with _quiet_stderr():
-            cap = cv2.VideoCapture(str(path))
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-    if not cap.isOpened():
-        cap.release()
-        raise InputError(path, "cannot open video (not a video file, damaged, or a codec OpenCV lacks)")
-    return cap
 
 
 def _video_fps(cap, video: Path, frame_rate: float | None) -> float:
@@ -139,44 +96,6 @@ def _decode(cap, video: Path, img_dir: Path, quality: int, progress: bool | None
     return count, size[0], size[1]
 
 
-def _write_npy_as_text(rows: MotRows, path: Path) -> None:
-    """det.txt beside a copied .npy so motion-only runs (which read det.txt) work on the sequence."""
-    d = rows.data
-    with open(path, "w") as fh:
-        for r in d:
-            fh.write("%d,%d,%s,%s,%s,%s,%s,-1,-1,-1\n" % (
-                r[0], r[1], *("%.7g" % v for v in r[2:7])))
-
-
-def make_temp_dir(parent: Path, prefix: str) -> Path:
-    """A hidden sibling folder for staging; mkdtemp's 0700 is widened to what the umask allows,
-    since the folder becomes the user's data once renamed into place."""
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o777 & ~mask)
-    return tmp
-
-
-def replace_dir(tmp: Path, target: Path, force: bool) -> None:
-    """Rename tmp to target; with force, move an existing target aside first and delete it after."""
-    old = None
-    if target.exists() or target.is_symlink():
-        if not force:
-            raise InputError(target, "already exists; pass --force to replace it")
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        os.rename(target, old / target.name)
-    try:
-        os.rename(tmp, target)
-    except OSError as exc:
-        if old is not None:  # put the previous sequence back rather than lose both
-            os.rename(old / target.name, target)
-            shutil.rmtree(old, ignore_errors=True)
-        raise InputError(target, f"cannot move the new data into place: {exc.strerror or exc}") from None
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def import_video(video: str | Path, det: str | Path, out_root: str | Path, *, gt: str | Path | None = None,
                  name: str | None = None, frame_rate: float | None = None,
                  jpeg_quality: int = DEFAULT_JPEG_QUALITY, force: bool = False,
@@ -201,12 +120,12 @@ def import_video(video: str | Path, det: str | Path, out_root: str | Path, *, gt
     det_rows = read_detections(det)
     gt_rows = read_mot_file(gt, "gt") if gt is not None else None
 
-    cap = open_video(video)
+    cap = open_capture(video)
     try:
         fps = _video_fps(cap, video, frame_rate)
         out_root.mkdir(parents=True, exist_ok=True)
         _precheck_size(cap, det_rows, gt_rows)
-        tmp = make_temp_dir(out_root, f".{name}.import-")
+        tmp = make_temp_folder(out_root, f".{name}.import-")
         try:
             (tmp / "img1").mkdir()
             length, width, height = _decode(cap, video, tmp / "img1", jpeg_quality, progress)
@@ -215,7 +134,8 @@ def import_video(video: str | Path, det: str | Path, out_root: str | Path, *, gt
             (tmp / "det").mkdir()
             if det.suffix.lower() == ".npy":
                 shutil.copyfile(det, tmp / "det" / "det.npy")
-                _write_npy_as_text(det_rows, tmp / "det" / "det.txt")
+                # det.txt beside the .npy, so motion-only runs (which read det.txt) work on the sequence
+                write_mot(tmp / "det" / "det.txt", det_rows.data, DET_ROW)
             else:
                 shutil.copyfile(det, tmp / "det" / "det.txt")
             if gt_rows is not None:
@@ -223,7 +143,7 @@ def import_video(video: str | Path, det: str | Path, out_root: str | Path, *, gt
                 (tmp / "gt").mkdir()
                 shutil.copyfile(gt, tmp / "gt" / "gt.txt")
             write_seqinfo(tmp / "seqinfo.ini", SeqInfo(name, fps, length, width, height))
-            replace_dir(tmp, target, force)
+            replace_folder(tmp, target, force=force)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

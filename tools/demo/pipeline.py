@@ -1,7 +1,8 @@
 """The demo pipeline: data -> crops -> two descriptors -> thresholds -> five trackers -> report.
 
-Every stage is one or more `track` sub-commands, called through tools.cli.main exactly as a
-user would type them, so the demo exercises (and documents) the real commands. The pipeline is
+Every stage calls the library functions that `track` sub-commands wrap (tools.track.experiment,
+tools.track.calibration, tools.track.descriptors, tools.data.synth) and records the command line
+that does the same, so the report documents the real commands a user would type. The pipeline is
 resumable: RESULTS/demo-state.json records, per stage, a key of everything that decides its
 output (its settings and the keys of the stages it reads from). A rerun skips a stage whose key
 is unchanged and whose outputs exist; an interrupted training continues from its checkpoint;
@@ -26,8 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from appearance.model.kinds import VAE_KINDS
 from tools.io.atomic import atomic_write_text
-from tools.io.errors import InputError
+from tools.io.errors import InputError, exit_status
+from tools.io.records import read_record
 
 STATE = "demo-state.json"
 LOG = "demo.log"
@@ -106,17 +109,16 @@ class Pipeline:
         self.c0 = time.process_time()
 
     def _load_state(self) -> dict:
-        try:
-            return json.loads(self.state_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {"stages": {}}
+        state = read_record(self.state_path)
+        return state if isinstance((state or {}).get("stages"), dict) else {"stages": {}}
 
     def _save_state(self) -> None:
         atomic_write_text(self.state_path, json.dumps(self.state, indent=1, default=str) + "\n")
 
-    def track(self, stage: str, argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> int:
-        from tools.cli import main
-
+    def track(self, stage: str, argv: list[str], call: Callable[[], int | None],
+              ok_codes: tuple[int, ...] = (0,)) -> int:
+        """Run `call` (what the command `track ARGV` does) as a step of `stage`: its output goes to
+        OUT/demo.log and its exit status is the command's (an InputError is 2)."""
         line = "track " + shlex.join(argv)
         self.stage_commands.setdefault(stage, []).append(line)
         if self.s.progress:
@@ -131,7 +133,7 @@ class Pipeline:
                 stack.enter_context(contextlib.redirect_stdout(log))
                 if not self.s.progress:
                     stack.enter_context(contextlib.redirect_stderr(log))
-                code = main(argv)
+                code = exit_status(call)
         if code not in ok_codes:
             tail = self.log_path.read_text().splitlines()[-5:]
             raise StageFailed(stage, line, code, tail)
@@ -230,6 +232,7 @@ def calibration_choice(record: dict, default: float = DEFAULT_DISTANCE) -> tuple
 def run_demo(s: DemoSettings) -> DemoResult:
     """Run (or resume) the demo and write its report; see the module docstring."""
     from tools.report.report import build_report
+    from tools.track.run_config import config_argv
 
     s.out.mkdir(parents=True, exist_ok=True)
     p = Pipeline(s)
@@ -249,7 +252,8 @@ def run_demo(s: DemoSettings) -> DemoResult:
             lambda: p.track("make synthetic sequences",
                             ["synth", "--out", str(synth_root), "--split", "train", "--sequences",
                              str(s.sequences), "--frames", str(s.frames), "--people", str(s.people),
-                             "--seed", str(s.seed)]),
+                             "--seed", str(s.seed)],
+                            lambda: _make_synthetic(synth_root, s)),
             clean=[synth_root]))
         base = ["make synthetic sequences"]
         framed_dirs, all_dirs = seq_dirs, seq_dirs
@@ -274,28 +278,43 @@ def run_demo(s: DemoSettings) -> DemoResult:
 
     models_dir, runs_dir, calib_dir = s.out / "models", s.out / "runs", s.out / "calibration"
     crops = s.work / "crops" / "det"
-    model_names = ("fmvae", "vhp-vae")
+    model_names = VAE_KINDS
     calib_rows: list[dict] = []
     if learned:
-        crop_cmd = ["crops", "--seq", *map(str, framed_dirs), "--out", str(crops), "--force", *q]
+        def cut() -> None:
+            from tools.track.descriptors import cut_crops
+
+            def call() -> None:
+                cut_crops(_open(framed_dirs), crops, force=True, progress=s.progress)
+
+            p.track("cut detection crops", ["crops", "--seq", *map(str, framed_dirs), "--out", str(crops),
+                                            "--force", *q], call)
+
         stages.append(Stage("cut detection crops", {"seqs": [str(d) for d in framed_dirs], "v": 1},
-                            [crops / "info.json"], lambda: p.track("cut detection crops", crop_cmd),
-                            deps=base))
+                            [crops / "info.json"], cut, deps=base))
         for m in model_names:
             out = models_dir / m
 
             def train(m=m, out=out) -> None:
+                from tools.track.descriptors import train_descriptor
+
                 stage = f"train {m}"
                 argv = ["train", "--model", m, "--crops", str(crops), "--out", str(out), "--preset", "cpu",
                         "--steps", str(s.steps), "--batch-size", str(s.batch_size), "--seed", str(s.seed),
                         "--checkpoint-every", "100", *q]
+                changes = {"model": m, "crops": [str(crops)], "preset": "cpu", "steps": s.steps,
+                           "batch_size": s.batch_size, "seed": s.seed, "checkpoint_every": 100,
+                           "progress": None if s.progress else False}
                 if s.batch_size < 16:
                     argv += ["--flat-batch", str(s.batch_size)]   # the preset's 16 needs batch >= 16
+                    changes["flat_batch"] = s.batch_size
                 if s.threads:
                     argv += ["--threads", str(s.threads)]
-                if (out / "checkpoint.pt").is_file():
-                    argv.append("--resume")     # same key as the interrupted run: continue it
-                p.track(stage, argv)
+                    changes["threads"] = s.threads
+                resume = (out / "checkpoint.pt").is_file()   # same key as the interrupted run: continue it
+                if resume:
+                    argv.append("--resume")
+                p.track(stage, argv, lambda: train_descriptor(out, changes, resume=resume))
 
             stages.append(Stage(f"train {m}", {"steps": s.steps, "batch": s.batch_size, "seed": s.seed},
                                 [out / "checkpoint.pt", out / "log.csv"], train, deps=["cut detection crops"],
@@ -304,43 +323,64 @@ def run_demo(s: DemoSettings) -> DemoResult:
             ckpt = models_dir / m / "checkpoint.pt"
 
             def calibrate(m=m, ckpt=ckpt) -> None:
-                argv = ["calibrate", "--seq", *map(str, framed_dirs), "--appearance", f"{m}:{ckpt}",
-                        "--metric", "cosine", "--json", str(calib_dir / f"{m}.json"),
-                        "--plot", str(calib_dir / f"{m}.png"), *q]
-                p.track(f"calibrate {m}", argv, ok_codes=(0, 1))
+                from tools.track.calibration import calibrate_descriptor
+
+                spec, json_path, plot = f"{m}:{ckpt}", calib_dir / f"{m}.json", calib_dir / f"{m}.png"
+                argv = ["calibrate", "--seq", *map(str, framed_dirs), "--appearance", spec,
+                        "--metric", "cosine", "--json", str(json_path), "--plot", str(plot), *q]
+
+                def call() -> int:
+                    cal = calibrate_descriptor(_open(framed_dirs), spec, metric="cosine", json_path=json_path,
+                                               plot=plot, progress=s.progress)
+                    return 1 if cal.label_free.proposal is None else 0
+
+                p.track(f"calibrate {m}", argv, call, ok_codes=(0, 1))
 
             stages.append(Stage(f"calibrate {m}", {"v": 1}, [calib_dir / f"{m}.json"], calibrate,
                                 deps=[f"train {m}"], clean=[calib_dir / f"{m}.json", calib_dir / f"{m}.png"]))
 
-    runs: list[tuple[str, str, list[str], list[Path], str | None]] = [
-        ("sort", "SORT", ["--tracker", "sort"], all_dirs, None),
-        ("deepsort-motion", "DeepSORT motion-only", ["--tracker", "deepsort", "--appearance", "none"], all_dirs, None),
+    # (name, label, `track run` tracker flags by option name, sequences, learned model)
+    runs: list[tuple[str, str, dict[str, object], list[Path], str | None]] = [
+        ("sort", "SORT", {"tracker": "sort"}, all_dirs, None),
+        ("deepsort-motion", "DeepSORT motion-only", {"tracker": "deepsort", "appearance": "none"}, all_dirs, None),
     ]
     if framed_dirs:
         runs.append(("deepsort-hist", "DeepSORT + colour histogram",
-                     ["--tracker", "deepsort", "--appearance", "hist"], framed_dirs, None))
+                     {"tracker": "deepsort", "appearance": "hist"}, framed_dirs, None))
     if learned:
-        runs.append(("deepsort-vhp-vae", "DeepSORT + VHP-VAE", [], framed_dirs, "vhp-vae"))
-        runs.append(("deepsort-fmvae", "DeepSORT + VHP-FMVAE", [], framed_dirs, "fmvae"))
+        runs.append(("deepsort-vhp-vae", "DeepSORT + VHP-VAE", {}, framed_dirs, "vhp-vae"))
+        runs.append(("deepsort-fmvae", "DeepSORT + VHP-FMVAE", {}, framed_dirs, "fmvae"))
     for name, label, flags, dirs, model in runs:
         def track_run(name=name, flags=flags, dirs=dirs, model=model) -> None:
+            from tools.track.experiment import run_experiment
+            from tools.track.run_config import resolve
+
             argv = ["run", "--seq", *map(str, dirs), "--results-root", str(runs_dir), "--experiment", name,
-                    *flags, *q]
+                    *config_argv(flags), *q]
+            given = dict(flags)
             if model is not None:
                 ckpt = models_dir / model / "checkpoint.pt"
-                t = _threshold(calib_dir / f"{model}.json")[0]
-                argv += ["--tracker", "deepsort", "--appearance", f"{model}:{ckpt}", "--metric", "cosine",
-                         "--max-distance", f"{t:.6g}"]
-            p.track(f"track: {name}", argv)
+                # the threshold as the command line carries it, so the run and its command agree
+                t = float(f"{_threshold(calib_dir / f'{model}.json')[0]:.6g}")
+                extra = {"tracker": "deepsort", "appearance": f"{model}:{ckpt}", "metric": "cosine",
+                         "max_distance": t}
+                argv += config_argv(extra)
+                given.update(extra)
+
+            def call() -> None:
+                run_experiment(_open(dirs), resolve(None, given), runs_dir / name, progress=s.progress,
+                               command=["track", *argv])
+
+            p.track(f"track: {name}", argv, call)
 
         deps = list(base) + ([f"calibrate {model}"] if model else [])
-        stages.append(Stage(f"track: {name}", {"flags": flags, "seqs": [str(d) for d in dirs]},
+        stages.append(Stage(f"track: {name}", {"flags": config_argv(flags), "seqs": [str(d) for d in dirs]},
                             [runs_dir / name / "data" / f"{d.name}.txt" for d in dirs] + [runs_dir / name / "summary.json"],
                             track_run, deps=deps, clean=[runs_dir / name]))
 
     def report() -> None:
         for m in (model_names if learned else ()):
-            rec = _read(calib_dir / f"{m}.json")
+            rec = read_record(calib_dir / f"{m}.json")
             used, why, proposal = calibration_choice(rec or {})
             calib_rows.append({"model": m, "label": {"fmvae": "VHP-FMVAE", "vhp-vae": "VHP-VAE"}[m],
                                "metric": "cosine", "auc": ((rec or {}).get("label-free") or {}).get("auc"),
@@ -380,31 +420,35 @@ def run_demo(s: DemoSettings) -> DemoResult:
                       time.process_time() - p.c0, p.timings, built[-1] if built else None)
 
 
-def _read(path: Path) -> dict | None:
+def _open(dirs: list[Path]) -> list:
+    """The sequences in these folders, as `--seq FOLDER ...` finds them."""
+    from tools.io.sequence import find_sequence
+
+    return [find_sequence(str(d)) for d in dirs]
+
+
+def _make_synthetic(root: Path, s: DemoSettings) -> None:
+    """`track synth --out ROOT --split train` with the demo's sequences, frames, people and seed."""
+    from tqdm import tqdm
+
+    from tools.data.synth import SynthConfig, make_dataset
+
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+        config = SynthConfig(frames=s.frames, people=s.people, seed=s.seed)
+    except ValueError as exc:
+        raise InputError(None, f"synthetic sequences: {exc}") from None
+    with tqdm(total=s.sequences * s.frames, unit="frame", desc="synth") as bar:
+        paths = make_dataset(root, s.sequences, config, "train", on_frame=lambda _frame: bar.update(1))
+    for path in paths:
+        print(path)
 
 
 def _threshold(path: Path) -> tuple[float, str, float | None]:
-    return calibration_choice(_read(path) or {})
+    return calibration_choice(read_record(path) or {})
 
 
 def _machine() -> str:
     """CPU model and usable cores, for the report's timing line."""
-    import os
+    from tools.io.machine import cpu_model, usable_cores
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cores} CPU cores ({model})"
+    return f"{usable_cores()} CPU cores ({cpu_model(platform.processor() or platform.machine())})"

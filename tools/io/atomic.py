@@ -28,19 +28,39 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
-def replace_folder(tmp: Path, out: Path) -> None:
-    """Give a finished temporary folder (mkdtemp makes it private) the usual mode, then rename it
-    into place; an older `out` is moved aside first and removed only once the new one is there."""
+def make_temp_folder(parent: str | Path, prefix: str) -> Path:
+    """A hidden folder in `parent` to stage a new folder in (renamed into place by replace_folder).
+    mkdtemp's 0700 is widened to what the umask allows: the folder becomes the user's data."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
+def replace_folder(tmp: Path, out: Path, *, force: bool = True) -> None:
+    """Rename a finished temporary folder to `out`, given the usual mode first (mkdtemp makes it
+    private). An existing `out` (only with force; else an InputError) is moved aside first and
+    removed once the new one is in place; if the rename fails it is put back."""
     import shutil
 
+    from tools.io.errors import InputError
+
+    tmp, out = Path(tmp), Path(out)
     os.chmod(tmp, 0o777 & ~_umask())
-    if out.exists():
+    old = None
+    if out.exists() or out.is_symlink():
+        if not force:
+            raise InputError(out, "already exists; pass --force to replace it")
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.replace(out, old / out.name)
+    try:
         os.replace(tmp, out)
+    except OSError as exc:
+        if old is not None:  # put the previous folder back rather than lose both
+            os.replace(old / out.name, out)
+            shutil.rmtree(old, ignore_errors=True)
+        raise InputError(out, f"cannot move the new data into place: {exc.strerror or exc}") from None
+    if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def _umask() -> int:

@@ -1,7 +1,9 @@
 """The project's one error type for bad input: the CLI turns it into one line and exit status 2."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Callable
 
 
 class InputError(Exception):
@@ -26,3 +28,16 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
 
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
     return (text.splitlines() or [type(exc).__name__])[0][:limit] or type(exc).__name__
+
+
+def exit_status(call: Callable[[], int | None], prog: str = "track") -> int:
+    """Run `call` as a command: its status (None is 0); an InputError is one line on stderr and 2,
+    Ctrl-C is "interrupted" and 130. `track` itself and each step of `track demo` run this way."""
+    try:
+        return int(call() or 0)
+    except InputError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -65,9 +65,9 @@ def iter_frames(seq: "Sequence", strict: bool = True, damaged: list[DamagedFrame
     video = seq.video_path
     if video is None:
         raise InputError(seq.root, f"no {seq.info.im_dir}/ folder and no video file: the sequence has no frames")
-    cap = cv2.VideoCapture(str(video))
-    if not cap.isOpened():
-        raise InputError(video, "cannot open video")
+    from tools.io.video import open_capture
+
+    cap = open_capture(video)
     try:
         for f in range(1, seq.info.length + 1):
             ok, image = cap.read()  # after a failure keep trying: a damaged stretch may end

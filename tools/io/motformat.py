@@ -6,6 +6,7 @@ rather than in a NumPy traceback deep inside the tracker.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import io
 import math
 import re
@@ -80,11 +81,8 @@ def read_text(path: Path) -> str:
     """A text file as UTF-8 (a BOM is dropped) with universal newlines; bytes that are not UTF-8
     are an InputError naming their line."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a file") from None
+        with _opening(path):
+            data = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -96,6 +94,17 @@ def read_text(path: Path) -> str:
 
 
 _NEWLINE = re.compile(rb"\r\n|\r|\n")
+
+
+@contextlib.contextmanager
+def _opening(path: Path):
+    """A missing file or a folder where a file should be, as the InputError that says so."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a folder, not a file") from None
 
 
 def _is_float(text: str) -> bool:
@@ -239,32 +248,46 @@ def write_seqinfo(path: str | Path, info: SeqInfo) -> None:
         fh.write(text)
 
 
-def format_results(rows: np.ndarray) -> str:
-    """MOTChallenge result rows (frame, id, x, y, w, h) as the original trackers print them."""
+# Row layouts for format_mot: printf formats of the columns they take, one line each.
+RESULT_ROW = "%d,%d,%.2f,%.2f,%.2f,%.2f,1,-1,-1,-1\n"   # frame, id, box: as the original trackers print
+DET_ROW = "%d,%d,%.7g,%.7g,%.7g,%.7g,%.7g,-1,-1,-1\n"   # frame, id, box, confidence (a det.txt)
+
+
+def format_mot(rows: np.ndarray, row: str = RESULT_ROW, columns: list[int] | None = None) -> str:
+    """MOT rows as text, one `row % values` line each. The values are the columns listed (default:
+    the first ones, as many as `row` has fields)."""
+    data = np.asarray(rows, dtype=np.float64)
+    cols = list(columns) if columns is not None else list(range(row.count("%") - 2 * row.count("%%")))
     out = io.StringIO()
-    for r in rows:
-        out.write("%d,%d,%.2f,%.2f,%.2f,%.2f,1,-1,-1,-1\n" % (r[0], r[1], r[2], r[3], r[4], r[5]))
+    for r in data[:, cols] if len(data) else ():
+        out.write(row % tuple(r))
     return out.getvalue()
 
 
-def write_results(path: str | Path, rows: np.ndarray) -> None:
+def write_mot(path: str | Path, rows: np.ndarray, row: str = RESULT_ROW, columns: list[int] | None = None) -> None:
+    """format_mot's text written atomically to `path`."""
     with atomic_open(path) as fh:
-        fh.write(format_results(rows))
+        fh.write(format_mot(rows, row, columns))
+
+
+def format_results(rows: np.ndarray) -> str:
+    """MOTChallenge result rows (frame, id, x, y, w, h) as the original trackers print them."""
+    return format_mot(rows, RESULT_ROW)
+
+
+def write_results(path: str | Path, rows: np.ndarray) -> None:
+    write_mot(path, rows, RESULT_ROW)
 
 
 def read_npy_detections(path: str | Path) -> MotRows:
     """DeepSORT's detection file: 10 MOT columns followed by the appearance feature."""
     path = Path(path)
     try:
-        with open(path, "rb") as fh, warnings.catch_warnings():
+        with _opening(path), open(path, "rb") as fh, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # NumPy's notes on odd headers: the checks below decide
             _npy_header(path, fh)
             fh.seek(0)
             arr = np.lib.format.read_array(fh, allow_pickle=False)
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a folder, not a file") from None
     except _NPY_ERRORS as exc:
         raise InputError(path, f"not a NumPy array file: {first_line(exc)}") from None
     if arr.ndim != 2 or arr.shape[1] < 10 or not np.issubdtype(arr.dtype, np.number) \

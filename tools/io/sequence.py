@@ -98,21 +98,27 @@ def find_sequence(name: str, data_root: str | Path = "data") -> Sequence:
         hits = sorted(root.glob(pattern))
         if hits:
             return Sequence.open(hits[0].parent)
-    known = sorted({p.parent.name for d in range(1, 5) for p in root.glob("/".join(["*"] * d) + "/seqinfo.ini")
-                    if not p.parent.name.startswith(".")})
+    known = sorted({p.name for p in sequence_folders(root)})
     hint = f"; known: {', '.join(known[:12])}" + (" ..." if len(known) > 12 else "") if known else ""
     raise InputError(root, f"no sequence named {name!r} under this data root{hint}")
 
 
-def list_sequences(data_root: str | Path, split: str | None = None) -> list[Sequence]:
-    """All sequences under data_root (optionally only under a folder named `split`, e.g. train)."""
+def sequence_folders(data_root: str | Path, split: str | None = None) -> list[Path]:
+    """Folders holding seqinfo.ini up to four levels under data_root (optionally only under a folder
+    named `split`), skipping hidden folders: where an interrupted import or unpack keeps its
+    temporary copy, and editor backups."""
     root = Path(data_root)
     found = []
     for d in range(1, 5):
         for ini in sorted(root.glob("/".join(["*"] * d) + "/seqinfo.ini")):
             parts = ini.parent.relative_to(root).parts
             if any(p.startswith(".") for p in parts):
-                continue  # staging folders of interrupted imports, editor backups
+                continue
             if split is None or split in parts[:-1]:
                 found.append(ini.parent)
-    return [Sequence.open(p) for p in dict.fromkeys(found)]
+    return list(dict.fromkeys(found))
+
+
+def list_sequences(data_root: str | Path, split: str | None = None) -> list[Sequence]:
+    """All sequences under data_root (optionally only under a folder named `split`, e.g. train)."""
+    return [Sequence.open(p) for p in sequence_folders(data_root, split)]

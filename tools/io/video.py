@@ -6,9 +6,13 @@ come from the video's container, and the sequence is named after the file. Every
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from tools.io.errors import InputError
 from tools.io.motformat import SeqInfo
@@ -30,17 +34,55 @@ class VideoSequence(Sequence):
         return self.root
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C-level stderr while OpenCV probes a file: its fallback readers print raw parser noise
+    that would bury our one-line error. Only the open call is wrapped, never the decoding."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def open_capture(path: str | Path):
+    """An opened cv2.VideoCapture of `path`, or an InputError naming the video when it is missing or
+    OpenCV cannot read it. The caller releases the capture."""
+    import cv2
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "video not found")
+    if not path.is_file():
+        raise InputError(path, "not a file")
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        with _quiet_stderr():
+            cap = cv2.VideoCapture(str(path))
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if not cap.isOpened():
+        cap.release()
+        raise InputError(path, "cannot open video (not a video file, damaged, or a codec OpenCV lacks)")
+    return cap
+
+
 def open_video(path: str | Path) -> VideoSequence:
     """Probe a video with OpenCV; an unreadable file is an InputError."""
     import cv2
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "video not found" if not path.exists() else "not a file")
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(path)
     try:
-        if not cap.isOpened():
-            raise InputError(path, "cannot open as a video")
         width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         fps = float(cap.get(cv2.CAP_PROP_FPS))

@@ -6,16 +6,19 @@ original DeepSORT, and its files drive `track run --detections`.
 """
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from appearance.descriptors.registry import Descriptor
+from tools.io.atomic import atomic_write_text
 from tools.io.errors import InputError
 from tools.io.motformat import MotRows, write_npy_detections
+from tools.io.records import read_record
 from tools.io.sequence import Sequence, frame_slices
 
 
@@ -26,6 +29,25 @@ class EmbedResult:
     rows: int
     dim: int
     seconds: float
+
+
+@dataclass
+class EmbedRun:
+    """What `embed_sequences` wrote: one EmbedResult per sequence and the folder's embed.json."""
+
+    results: list[EmbedResult]
+    record_path: Path
+    record: dict = field(default_factory=dict)
+
+
+def open_descriptor(spec: str, options: dict | None = None) -> Descriptor | None:
+    """The registry's descriptor for SPEC (None for `none`); an unknown name is an InputError."""
+    from appearance.descriptors.registry import create
+
+    try:
+        return create(spec, options)
+    except KeyError as exc:
+        raise InputError(None, str(exc.args[0])) from None
 
 
 def check_features(features: np.ndarray, n: int, dim: int, where: str) -> np.ndarray:
@@ -85,3 +107,42 @@ def embed_sequence(seq: Sequence, descriptor: Descriptor, out_path: str | Path,
     out_path = Path(out_path)
     write_npy_detections(out_path, data, feats)
     return EmbedResult(seq.name, out_path, len(data), descriptor.dim, time.perf_counter() - t0)
+
+
+def embed_sequences(seqs: list[Sequence], appearance: str, out: str | Path,
+                    detections: dict[str, Path | None] | None = None, min_confidence: float = 0.0,
+                    progress: bool = True, command: list[str] | None = None) -> EmbedRun:
+    """Write OUT/<seq>.npy for every sequence (one line printed each) and OUT/embed.json.
+
+    embed.json says what made the features (the .npy cannot), so a later run uses the same
+    distance; sequences embedded earlier into OUT with the same settings stay listed in it.
+    """
+    descriptor = open_descriptor(appearance)
+    if descriptor is None:
+        raise InputError(None, f"--appearance {appearance} gives no features; choose a descriptor")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder")
+    detections = detections or {}
+    results = []
+    for seq in seqs:
+        res = embed_sequence(seq, descriptor, out / f"{seq.name}.npy", detections.get(seq.name),
+                             min_confidence, progress=progress)
+        rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
+        print(f"{res.name}: {res.rows} detections x {res.dim}-D, {rate:,.0f} boxes/s -> {res.path}")
+        results.append(res)
+    record = {"command": command, "appearance": appearance,
+              "metric": descriptor.metric, "dim": descriptor.dim, "min_confidence": min_confidence,
+              "sequences": {r.name: r.rows for r in results}}
+    record_path = out / "embed.json"
+    previous = read_record(record_path)
+    same = ("appearance", "metric", "dim", "min_confidence")
+    if previous and all(previous.get(k) == record[k] for k in same):
+        # more sequences embedded into the same folder with the same settings: keep the earlier ones
+        record["sequences"] = {**previous.get("sequences", {}), **record["sequences"]}
+    elif previous:
+        print(f"note: {record_path} described other settings ({previous.get('appearance')}); "
+              f"files of other sequences in {out} were not rewritten")
+    atomic_write_text(record_path, json.dumps(record, indent=2) + "\n")
+    return EmbedRun(results, record_path, record)
+

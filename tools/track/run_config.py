@@ -32,13 +32,13 @@ from tools.io.errors import InputError
 from tools.io.motformat import read_text
 from tools.track.runner import TRACKERS, RunConfig
 from tracker import DeepSortParams, DetectionFilter, SortParams
+from tracker.nn_matching import METRICS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-METRICS = ("cosine", "euclidean")
 # Squared Euclidean distance on unit-free latents has no universal scale (calibrate it per
 # descriptor); cosine takes DeepSortParams' own default. Used when the metric is set but the
 # threshold is not.
@@ -332,6 +332,17 @@ def resolve(file_values: dict[str, dict[str, Any]] | None = None,
     for name in _options_fields():
         kwargs[name] = dict(merged.get(name, {}))
     return RunConfig(**kwargs)
+
+
+def config_argv(values: dict[str, Any]) -> list[str]:
+    """The command-line flags that set `values` (argparse dests of FLAGS, as resolve takes them):
+    `track run` with these flags uses the RunConfig that resolve(None, values) gives."""
+    out: list[str] = []
+    for dest, value in values.items():
+        if dest not in FLAGS:
+            raise KeyError(f"no flag sets {dest!r}; known: {', '.join(FLAGS)}")
+        out += [f"--{dest.replace('_', '-')}", repr(value) if isinstance(value, float) else str(value)]
+    return out
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tracker") -> None:

@@ -60,8 +60,8 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
     early) is tracked on its detections alone, without appearance features, with a warning and
     a record in the result's `damaged`; with strict=True it is an InputError instead.
     """
-    from appearance.descriptors.registry import create
     from tools.io.frames import iter_frames
+    from tools.track.embedding import open_descriptor
 
     t_start = time.perf_counter()
     rows = detections if detections is not None else seq.detections()
@@ -73,10 +73,7 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
         if cfg.appearance is None:
             use_file_features = rows.feature is not None
         else:
-            try:
-                descriptor = create(cfg.appearance, cfg.descriptor)
-            except KeyError as exc:
-                raise InputError(None, str(exc.args[0])) from None
+            descriptor = open_descriptor(cfg.appearance, cfg.descriptor)
     want_frames = descriptor is not None or video_path is not None
     if want_frames and not seq.has_frames:
         raise InputError(seq.root, "the sequence has no frames (no img1/ folder and no video file), "

@@ -1,0 +1,65 @@
+"""The loss of each model kind, as one module so that DDP sees the whole objective in one forward.
+
+One loop serves all three kinds so that they differ only in their objective:
+
+- fmvae: the VHP Lagrangian F + lambda (C - kappa^2) plus eta times the flatness penalty,
+  evaluated on the first `flat_batch` items of the batch. Batches are i.i.d. draws, so those
+  items are a random subset and the sub-batch mean is an unbiased estimate of the batch mean;
+  it is what keeps a step within ~1.6x of a VHP-VAE step on CPU.
+- vhp-vae: the same Lagrangian with eta = 0; the penalty is not computed at all.
+- supervised: CosineSoftmaxNet on crops that carry a ground-truth identity, cross-entropy.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from appearance.training.flatness import flatness_penalty
+from appearance.training.vhp_loss import vhp_terms
+
+
+class Objective(nn.Module):
+    """The loss of one kind as a module, so DDP sees the whole objective in one forward."""
+
+    def __init__(self, model: nn.Module, kind: str, kappa2: float = 1.0, eta: float = 0.0,
+                 flat_batch: int = 16, probes: int = 1, a0: float = 0.2, flatness: str = "absolute",
+                 flat_encoder: bool = False):
+        super().__init__()
+        self.model = model
+        self.kind = kind
+        self.kappa2, self.eta, self.flat_batch, self.probes, self.a0 = kappa2, eta, flat_batch, probes, a0
+        self.scale_free = flatness == "relative"
+        self.flat_encoder = flat_encoder
+
+    def stat_names(self) -> tuple[str, ...]:
+        """The detached values forward() reports besides the loss, in a fixed order."""
+        if self.kind == "supervised":
+            return ("loss",)
+        if self.eta > 0:
+            return ("loss", "F", "C", "latent_std", "c2", "penalty", "relative")
+        return ("loss", "F", "C", "latent_std")
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None, lam: float,
+                flat: bool = True) -> dict[str, torch.Tensor]:
+        """`flat` False skips the penalty (the steps before --flat-start); its stats are then NaN."""
+        if self.kind == "supervised":
+            loss = F.cross_entropy(self.model(x), labels)
+            return {"loss": loss}
+        t = vhp_terms(self.model, x, lam, self.kappa2)
+        loss = t["lagrangian"]
+        out = {"F": t["F"].detach(), "C": t["C"].detach(), "latent_std": t["mean"].detach().std(0).mean()}
+        if self.eta > 0 and not flat:
+            nan = torch.full((), float("nan"), device=x.device)
+            out.update(c2=nan, penalty=nan, relative=nan)
+        elif self.eta > 0:
+            # z detached by default: with a ReLU decoder J is piecewise constant in z, so the
+            # penalty's gradient with respect to z is zero almost everywhere; skipping it saves
+            # time. A smooth (tanh) decoder has one, and flat_encoder lets it move the codes.
+            z = t["z"][:self.flat_batch]
+            fr = flatness_penalty(self.model.decoder, z if self.flat_encoder else z.detach(),
+                                  n_probes=self.probes, a0=self.a0, scale_free=self.scale_free)
+            loss = loss + self.eta * fr.penalty
+            out.update(c2=fr.c2, penalty=fr.penalty.detach(), relative=fr.relative)
+        out["loss"] = loss
+        return out

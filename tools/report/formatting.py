@@ -1,0 +1,43 @@
+"""How the report shows metric values: the headline columns, number formats, the best value of
+a column, and the rows of the label-free threshold table. The columns themselves are
+tools/eval/evaluation.py's COLUMNS and COUNT_COLUMNS."""
+from __future__ import annotations
+
+import math
+
+from tools.eval.evaluation import COUNT_COLUMNS
+
+HEADLINE = ("IDF1", "MOTA", "HOTA", "IDs", "IDP", "IDR", "FP", "FN", "FM", "AssA", "DetA")
+LOWER_IS_BETTER = frozenset({"IDs", "FP", "FN", "FM", "FAR", "ML"})
+
+Row = tuple[str, str, dict]   # (run name, label shown, {column: value})
+
+
+def format_value(column: str, value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if column in COUNT_COLUMNS:
+        return str(int(value))
+    return f"{value:.2f}" if column == "FAR" else f"{value:.1f}"
+
+
+def best(rows: dict[str, dict], column: str) -> set[str]:
+    """The runs holding the best value of `column`; none when fewer than two runs have one."""
+    values = {n: v.get(column) for n, v in rows.items() if v.get(column) is not None
+              and math.isfinite(v.get(column))}
+    if len(values) < 2:
+        return set()
+    pick = min if column in LOWER_IS_BETTER else max
+    target = pick(values.values())
+    return {n for n, v in values.items() if v == target}
+
+
+def calibration_rows(calib: list[dict]) -> tuple[list[str], list[list[str]]]:
+    head = ["descriptor", "metric", "AUC (label-free)", "proposal", "default", "used", "why"]
+    body = []
+    for c in calib:
+        body.append([c.get("label", c.get("model", "")), c.get("metric", ""),
+                     "-" if c.get("auc") is None else f"{c['auc']:.3f}",
+                     "-" if c.get("proposal") is None else f"{c['proposal']:.4g}",
+                     f"{c.get('default', 0.2):.4g}", f"{c.get('used', 0.2):.4g}", c.get("why", "")])
+    return head, body
