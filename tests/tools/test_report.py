@@ -326,3 +326,14 @@ def test_report_bad_input_is_one_line(tmp_path, capsys):
     (out / "report.json").write_text("{not json")
     assert main(["report", str(out)]) == 2
     assert "report.json" in capsys.readouterr().err
+
+
+def test_best_marks_only_columns_with_a_direction_and_never_a_full_tie():
+    from tools.report.formatting import best
+
+    rows = {"a": {"PT": 5, "ML": 0, "IDs": 9, "IDF1": 60.0},
+            "b": {"PT": 9, "ML": 0, "IDs": 4, "IDF1": 55.0}}
+    assert best(rows, "PT") == set()     # partly tracked is not better when higher or lower
+    assert best(rows, "ML") == set()     # every run ties: nothing to mark
+    assert best(rows, "IDs") == {"b"}    # lower is better
+    assert best(rows, "IDF1") == {"a"}   # higher is better

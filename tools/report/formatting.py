@@ -9,6 +9,8 @@ from tools.eval.evaluation import COUNT_COLUMNS
 
 HEADLINE = ("IDF1", "MOTA", "HOTA", "IDs", "IDP", "IDR", "FP", "FN", "FM", "AssA", "DetA")
 LOWER_IS_BETTER = frozenset({"IDs", "FP", "FN", "FM", "FAR", "ML"})
+# PT (partly tracked) has no direction: a track moved from MT or to ML changes it either way.
+NO_DIRECTION = frozenset({"PT"})
 
 Row = tuple[str, str, dict]   # (run name, label shown, {column: value})
 
@@ -22,10 +24,13 @@ def format_value(column: str, value) -> str:
 
 
 def best(rows: dict[str, dict], column: str) -> set[str]:
-    """The runs holding the best value of `column`; none when fewer than two runs have one."""
+    """The runs holding the best value of `column`; none when the column has no direction,
+    fewer than two runs have a value, or every run ties (nothing stands out)."""
+    if column in NO_DIRECTION:
+        return set()
     values = {n: v.get(column) for n, v in rows.items() if v.get(column) is not None
               and math.isfinite(v.get(column))}
-    if len(values) < 2:
+    if len(values) < 2 or len(set(values.values())) == 1:
         return set()
     pick = min if column in LOWER_IS_BETTER else max
     target = pick(values.values())

@@ -18,7 +18,7 @@ th,td{padding:4px 9px;border-bottom:1px solid #e3e3e3;text-align:right;white-spa
 th:first-child,td:first-child{text-align:left}thead th{background:#f1f3f5;border-bottom:2px solid #bbb}
 td.best{font-weight:700;background:#e8f4ea}img{max-width:100%;height:auto;display:block}
 figure{margin:1em 0}figcaption{color:#444;font-size:.9em;margin-top:.3em}
-pre{background:#f6f8fa;padding:10px;overflow-x:auto;font-size:.85em}.note{color:#7a4b00}
+pre{background:#f6f8fa;padding:10px;font-size:.85em;white-space:pre-wrap;overflow-wrap:anywhere}.note{color:#7a4b00}
 details{margin:.5em 0}summary{cursor:pointer;color:#0b5cad}
 table.calibration td{white-space:normal;text-align:left;max-width:520px}
 """
