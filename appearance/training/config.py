@@ -20,7 +20,7 @@ from tools.io.errors import InputError
 
 CHECKPOINT, LOG, CONFIG, CURVES = "checkpoint.pt", "log.csv", "config.json", "curves.png"
 
-# Defaults per preset (see README and ../shared/DESIGN.md for the measurements behind the cpu numbers).
+# Defaults per preset (docs/appearance.md holds the measurements behind the cpu numbers).
 #   kappa2: per-pixel MSE in units of the per-channel standard deviation, so 1.0 is "predict the
 #     mean colour". 0.25 asks the model to explain 75% of the pixel variance: the narrow cpu
 #     networks reach it within a few hundred steps on the MOT15 detection crops, after which
@@ -47,7 +47,7 @@ FLATNESS_KINDS = ("absolute", "relative")
 # the cpu preset's FMVAE (eta 300) on MOT15 crops then never learned to reconstruct in 800 steps
 # (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants another eta (README).
 LOSS_SCALES = ("lambda", "none")
-# --nu: with the VHP authors' gain of 1 (../shared/DESIGN.md), lambda and C oscillate instead of
+# --nu: with the VHP authors' gain of 1, lambda and C oscillate instead of
 # settling; 0.05 damps it. The measurements are in the README (Latent geometry, "What made the
 # difference").
 

@@ -129,7 +129,7 @@ def test_video_bad_input_is_one_line_and_exit_2(case, clip, tmp_path, capsys):
 def test_pets09_video_is_annotated_frame_for_frame(tmp_path):
     seq = SHARED / "MOT15" / "train" / "PETS09-S2L1"
     if not (seq / "PETS09-S2L1.avi").is_file():
-        pytest.skip("../shared/data/MOT15 PETS09-S2L1 not present")
+        pytest.skip("MOT15 PETS09-S2L1 not present")
     res = tmp_path / "results"
     t0 = time.perf_counter()
     assert main(["run", "--video", str(seq / "PETS09-S2L1.avi"), "--detections", str(seq / "det" / "det.txt"),

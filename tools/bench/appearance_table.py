@@ -1,4 +1,4 @@
-"""Issue 3's acceptance table on ../shared/data/MOT15: every descriptor tracked with DeepSORT.
+"""The appearance table on the MOT15 train sequences: every descriptor tracked with DeepSORT.
 
 Does what the `track` commands crops, train, calibrate and run do, through the library functions
 they wrap, skipping steps whose output already exists; logs each step as the command that does the
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from tools.bench.data_root import MOT15_ROOT
 from tools.io.atomic import atomic_write_text
 from tools.io.errors import exit_status
 from tracker.nn_matching import METRICS
@@ -45,7 +46,7 @@ def run(cmd: list[str], log: list[str], call: Callable[[], int | None]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data-root", default="../shared/data/MOT15", help="default: %(default)s")
+    ap.add_argument("--data-root", default=str(MOT15_ROOT), help="default: %(default)s")
     ap.add_argument("--work", default="data/appearance-table", help="crops, checkpoints and results (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=800, help="training steps per model (default: %(default)s)")
     ap.add_argument("--preset", default="cpu", help="model preset (default: %(default)s)")

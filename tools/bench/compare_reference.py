@@ -1,6 +1,6 @@
 """Prove that our SORT and DeepSORT reproduce the original implementations output for output.
 
-For every sequence of MOT15/train (../shared/data/MOT15/train by default) the same detections go
+For every sequence of MOT15/train (tools.bench.data_root by default) the same detections go
 through our pipeline (tools.track.runner.track_sequence, the code `track run` uses) and through the
 originals (tools.bench.reference). A run passes when
 

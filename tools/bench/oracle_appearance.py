@@ -1,4 +1,4 @@
-"""The ceiling of appearance: DeepSORT fed identity-oracle features on ../shared/data/MOT15.
+"""The ceiling of appearance: DeepSORT fed identity-oracle features on the MOT15 train sequences.
 
     python -m tools.bench.oracle_appearance [--noise 0 0.5 1 2] [--seq PETS09-S2L1 TUD-Stadtmitte]
 
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "MOT15"
+from tools.bench.data_root import MOT15_ROOT
+
+DEFAULT_DATA = MOT15_ROOT
 DEFAULT_SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
 DIM = 128
 

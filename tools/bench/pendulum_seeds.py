@@ -1,4 +1,4 @@
-"""Issue 4's pendulum comparison over several seeds: FMVAE variants against VHP-VAE.
+"""The pendulum comparison over several seeds: FMVAE variants against VHP-VAE.
 
     python -m tools.bench.pendulum_seeds [--seeds 0 1 2 3 4] [--steps 6000] [--kappa2 0.3]
         [--variant vhp-vae:scaled:nu0.05 fmvae:1:relative:scaled:nu0.05 ...] [--jobs 2]

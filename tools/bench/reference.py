@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tools.bench.data_root import MOT15_TRAIN
 from tools.io.sequence import frame_slices
 
 ENV_VAR = "TRACK_REFERENCE_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIR = PROJECT_ROOT / "data" / "reference"
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "MOT15" / "train"  # sequences the benches compare on
+DEFAULT_DATA = MOT15_TRAIN  # sequences the benches compare on
 
 _SORT_NAME = "_reference_sort"
 _DEEPSORT_NAME = "_reference_deep_sort"
@@ -204,7 +205,7 @@ def bench_parser(doc: str) -> argparse.ArgumentParser:
 def sequences_or_skip(data: Path, names: list[str] | None) -> list | None:
     """The benchmark's sequences, or None (after saying why) when data or originals are missing.
 
-    Benchmarks skip cleanly rather than fail on machines without ../shared/data or the originals.
+    Benchmarks skip cleanly rather than fail on machines without the MOT15 data or the originals.
     """
     from tools.io.sequence import list_sequences
 

@@ -1,7 +1,7 @@
 """Re-identification benchmark: mAP and rank-k of descriptors on ground-truth crops.
 
     python -m tools.bench.reid [--appearance hist fmvae:CKPT supervised:CKPT ...]
-                               [--data ../shared/data/MOT15/train] [--seq PETS09-S2L1 TUD-Stadtmitte]
+                               [--data DATA/MOT15/train] [--seq PETS09-S2L1 TUD-Stadtmitte]
                                [--min-gap 30] [--queries-per-id 20] [--metric cosine euclidean]
 
 Crops are the gt boxes of the sequences (consider flag set), cut once into the crop cache
@@ -24,10 +24,11 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 import numpy as np
 
+from tools.bench.data_root import MOT15_TRAIN
 from tracker.nn_matching import METRICS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "MOT15" / "train"
+DEFAULT_DATA = MOT15_TRAIN
 DEFAULT_SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
 
 

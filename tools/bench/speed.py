@@ -1,7 +1,7 @@
 """Tracker-only speed of our SORT and DeepSORT against the originals, measured in the same run.
 
 Only the per-frame tracker calls are timed, over every frame 1..seqLength of every sequence of
-MOT15/train (../shared/data/MOT15/train by default). All inputs are prepared before timing:
+MOT15/train (tools.bench.data_root by default). All inputs are prepared before timing:
 
   SORT      ours:      Detections(tlwh, confidence) built from per-frame arrays + Sort.update()
             original:  Sort.update() on the prepared (N, 6) array [x1,y1,x2,y2,score,0]

@@ -7,7 +7,7 @@ A step is what `track train` does per batch: the objective's forward (VHP terms,
 probe penalty for FMVAE), backward and an Adam update, on a random batch of 64x64 crops (speed
 does not depend on the pixels). The variants run round-robin in one process, so a slower moment
 of a shared machine hits all of them alike; the table gives medians and each variant's cost
-relative to the VHP-VAE step measured in the same rounds. Issue 3's target: one probe costs at
+relative to the VHP-VAE step measured in the same rounds. The target: one probe costs at
 most 1.6x a VHP-VAE step.
 """
 from __future__ import annotations

@@ -21,7 +21,7 @@ def register(subparsers) -> None:
                     "motion-only DeepSORT only). Finished stages are reused on a rerun.")
     what = p.add_argument_group("data")
     what.add_argument("--data", type=Path, metavar="PATH",
-                      help="MOTChallenge sequences to use instead of synthetic ones, e.g. ../shared/data/MOT15")
+                      help="MOTChallenge sequences to use instead of synthetic ones, e.g. data/MOT15")
     what.add_argument("--split", help="with --data: only sequences under a folder of this name (e.g. train)")
     what.add_argument("--sequences", type=int, default=3, help="synthetic sequences (default: %(default)s)")
     what.add_argument("--frames", type=int, default=150, help="frames per synthetic sequence (default: %(default)s)")

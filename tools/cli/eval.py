@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--gt-root", required=True, metavar="ROOT",
         help="folder holding <sequence>/gt/gt.txt and <sequence>/seqinfo.ini for every result "
-             "file, e.g. ../shared/data/MOT15/train (without seqinfo.ini the sequence length is "
+             "file, e.g. data/MOT15/train (without seqinfo.ini the sequence length is "
              "the last frame seen)")
     parser.add_argument(
         "--benchmark", choices=BENCHMARKS, default=None,
