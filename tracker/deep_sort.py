@@ -81,6 +81,12 @@ class DeepSort:
         show = np.flatnonzero((self.state == CONFIRMED) & (self.time_since_update <= 1))
         return list(zip(self.ids[show].tolist(), self.tlwh(show)))
 
+    def tentative_tracks(self) -> list[tuple[int, np.ndarray]]:
+        """(id, tlwh) of the tentative tracks matched or born in the last frame (fewer than n_init
+        hits): for drawing them faintly; update() and the results leave them out."""
+        show = np.flatnonzero((self.state == TENTATIVE) & (self.time_since_update == 0))
+        return list(zip(self.ids[show].tolist(), self.tlwh(show)))
+
     def tlwh(self, idx: np.ndarray) -> np.ndarray:
         m = self.mean[idx, :4].copy()
         m[:, 2] *= m[:, 3]

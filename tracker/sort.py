@@ -104,6 +104,16 @@ class Sort:
         tlwh[:, 2:] -= tlwh[:, :2]
         return list(zip(ids.tolist(), tlwh))
 
+    def tentative_tracks(self) -> list[tuple[int, np.ndarray]]:
+        """(id, tlwh) of the tracks matched or born in the last frame that update() did not
+        report (too few hits in a row yet): for drawing them faintly; results leave them out."""
+        p = self.params
+        shown = (self.hit_streak >= p.min_hits) | (self.frame_count <= p.min_hits)
+        idx = np.flatnonzero((self.time_since_update < 1) & ~shown)
+        tlwh = x_to_tlbr(self.x[idx])
+        tlwh[:, 2:] -= tlwh[:, :2]
+        return list(zip(self.ids[idx].tolist(), tlwh))
+
     def _step(self, dets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         self.frame_count += 1

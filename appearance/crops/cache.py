@@ -34,6 +34,7 @@ import numpy as np
 
 from tools.io.atomic import atomic_write_text, replace_folder
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 from tools.io.ground_truth import match_gt_ids, scored_mask
 from tools.io.motformat import MotRows
 from tools.io.sequence import Sequence
@@ -307,8 +308,7 @@ def _reusable(out: Path, parameters: dict, fingerprints: list[dict]) -> CropSet 
 
 def check_replaceable(out: Path) -> None:
     """Refuse to replace anything but a crop cache (or an empty folder) at `out`."""
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder; choose another output folder")
+    check_output_folder(out)
     if out.is_dir():
         others = sorted(p.name for p in out.iterdir() if p.name not in CACHE_FILES)
         if others:

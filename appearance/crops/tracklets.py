@@ -97,6 +97,9 @@ class TrackletSummary:
     purity: float | None         # of labelled crops on a gt person: share on their tracklet's majority id
     unmatched: float | None      # share of labelled crops that cover no gt person (false positives)
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
     def line(self) -> str:
         text = (f"{self.tracklets} tracklets over {self.labelled} of {self.detections} detections "
                 f"(mean length {self.mean_length:.1f})")

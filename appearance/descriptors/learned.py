@@ -1,4 +1,4 @@
-"""Learned descriptors from checkpoints (fmvae, vhp-vae, supervised) behind the Descriptor protocol.
+"""Learned descriptors from checkpoints (the VAE family and the classifiers) behind the Descriptor protocol.
 
 Each frame's crops go through the encoder in one batch; normalisation statistics come from the
 checkpoint, so tracking prepares crops exactly as training did.
@@ -16,11 +16,10 @@ from appearance.model.network import network_from_checkpoint
 from appearance.model.normalise import crops_to_tensor, norm_tensors
 from tools.io.errors import InputError
 
-build_model = network_from_checkpoint  # the older name, still imported by appearance.geometry.report
 
 
 class LearnedDescriptor:
-    """Posterior means (VAE family) or unit features (supervised) of 64x64 RGB crops."""
+    """Posterior means (VAE family) or unit features (supervised, tracklet) of 64x64 RGB crops."""
 
     def __init__(self, checkpoint: str | Path, expect_kind: str | None = None, batch_size: int = 256,
                  metric: str = "cosine") -> None:

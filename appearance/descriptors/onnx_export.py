@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from appearance.descriptors.learned import LearnedDescriptor
+from appearance.model.kinds import VAE_KINDS
 from appearance.model.normalise import standardise
 from tools.io.atomic import atomic_write_bytes
 from tools.io.errors import InputError
@@ -70,7 +71,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
         "crop_size": str(size),
         "input": f"{INPUT}: uint8 RGB (batch, {size}, {size}, 3), crops cut and resized with INTER_AREA",
         "output": f"{OUTPUT}: float32 (batch, {descriptor.dim}), "
-                  + ("the posterior mean" if descriptor.kind != "supervised" else "unit-length features"),
+                  + ("the posterior mean" if descriptor.kind in VAE_KINDS else "unit-length features"),
         "norm_mean": ",".join(f"{v:.9g}" for v in descriptor._mean.flatten().tolist()),
         "norm_std": ",".join(f"{v:.9g}" for v in descriptor._std.flatten().tolist()),
         "normalisation": "inside the graph: (crop / 255 - norm_mean) / norm_std per RGB channel",

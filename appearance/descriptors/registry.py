@@ -72,7 +72,9 @@ def _load_builtins() -> None:
         from appearance.descriptors.learned import factory
     except ImportError:  # torch not installed: the learned descriptors are unavailable
         return
-    for kind in ("fmvae", "vhp-vae", "supervised"):
+    from appearance.model.kinds import KINDS
+
+    for kind in KINDS:
         register(kind, factory(kind))
 
 

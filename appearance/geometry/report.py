@@ -29,6 +29,8 @@ from appearance.geometry.manifold import vae_manifold
 from appearance.geometry.metrics import describe, metric_summary
 from appearance.geometry.table1 import geodesic_ratios, time_queries
 from appearance.model.checkpoint import load_checkpoint
+from appearance.model.kinds import CLASSIFIER_KINDS
+from appearance.model.network import network_from_checkpoint
 from tools.io.errors import InputError
 
 
@@ -96,15 +98,13 @@ class ModelGeometry:
 
 
 def load_vae(checkpoint: str | Path):
-    """(model, payload) for a VAE-family checkpoint; a supervised one has no decoder."""
-    from appearance.descriptors.learned import build_model
-
+    """(model, payload) for a VAE-family checkpoint; a classifier (supervised, tracklet) has no decoder."""
     payload = load_checkpoint(checkpoint)
-    if payload["kind"] == "supervised":
-        raise InputError(checkpoint, "is a supervised checkpoint: it has no decoder, so no latent "
+    if payload["kind"] in CLASSIFIER_KINDS:
+        raise InputError(checkpoint, f"is a {payload['kind']} checkpoint: it has no decoder, so no latent "
                                      "geometry; give an fmvae or vhp-vae checkpoint")
     try:
-        model = build_model(payload)
+        model = network_from_checkpoint(payload)
     except (RuntimeError, TypeError, ValueError, KeyError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise InputError(checkpoint, f"cannot build the model it describes: {first[:200]}") from None

@@ -16,7 +16,7 @@ import torch
 
 from appearance.model.kinds import KINDS
 from tools.io.atomic import atomic_open
-from tools.io.errors import InputError, first_line
+from tools.io.errors import InputError
 
 FORMAT = "vhp-fmvae-tracker/1"
 
@@ -56,9 +56,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if refusal:  # the weights-only unpickler met a global or an operation that plain pickle would run
             raise InputError(path, "refused: the file holds pickled objects that could run code, not a "
                                    f"plain checkpoint ({refusal.group(1)[:160]})") from None
-        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {first_line(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - a damaged file makes torch's parser fail in many ways
-        raise InputError(path, f"not a readable checkpoint (truncated or corrupt?): {first_line(exc)}") from None
+        raise InputError(path, f"not a readable checkpoint {_damage(path)}") from None
+    except Exception:  # noqa: BLE001 - a damaged file makes torch's parser fail in many ways
+        raise InputError(path, f"not a readable checkpoint {_damage(path)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise InputError(path, f"not a {FORMAT} checkpoint")
     missing = [k for k in REQUIRED if k not in payload]
@@ -67,3 +67,30 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if payload["kind"] not in KINDS:
         raise InputError(path, f"unknown model kind {payload['kind']!r}")
     return payload
+
+
+def _damage(path: Path) -> str:
+    """What is wrong with a file torch could not load, in words, as the rest of "not a readable
+    checkpoint ...": torch's own messages are about its internals (a bare key such as `105`, a
+    miniz error, advice on weights_only)."""
+    import zipfile
+
+    size = path.stat().st_size
+    if size == 0:
+        return "(empty file)"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head != b"PK\x03\x04":  # torch.save writes a zip archive
+        return (f"(truncated or not a torch file): its {size} byte{'s' if size != 1 else ''} do not start "
+                "like the zip archive torch.save writes")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            names = zf.namelist()
+    except Exception:  # noqa: BLE001 - zipfile fails on damage in many ways (zlib, struct, encryption flags)
+        return f"(truncated): the zip archive torch.save writes ends early or is damaged ({size} bytes)"
+    if bad is not None:
+        return f"(corrupt): {bad} inside it fails its checksum"
+    if not any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+        return "(not a torch file): a zip archive without the data.pkl torch.save writes"
+    return "(corrupt): torch cannot read the data inside its zip archive"

@@ -10,12 +10,13 @@ from typing import Any
 
 from torch import nn
 
+from appearance.model.kinds import CLASSIFIER_KINDS
 from appearance.model.vae import VAE, VAEConfig
 
 
 def build_network(kind: str, cfg: VAEConfig, n_classes: int = 0) -> nn.Module:
-    """A fresh network of `kind`: the VAE for the VAE family, CosineSoftmaxNet for supervised."""
-    if kind == "supervised":
+    """A fresh network of `kind`: the VAE for the VAE family, CosineSoftmaxNet for the classifiers."""
+    if kind in CLASSIFIER_KINDS:
         from appearance.model.supervised import CosineSoftmaxNet
 
         return CosineSoftmaxNet(cfg, n_classes)
@@ -29,7 +30,7 @@ def network_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
     ValueError, RuntimeError); callers turn that into an InputError naming the file.
     """
     cfg = VAEConfig.from_dict(payload["model_config"])
-    n_classes = int(payload["n_classes"]) if payload["kind"] == "supervised" else 0
+    n_classes = int(payload["n_classes"]) if payload["kind"] in CLASSIFIER_KINDS else 0
     model = build_network(payload["kind"], cfg, n_classes)
     model.load_state_dict(payload["model"])
     return model.eval()

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from appearance.model.checkpoint import load_checkpoint
-from appearance.model.kinds import KINDS
+from appearance.crops.tracklets import TrackletParams
+from appearance.model.kinds import CLASSIFIER_KINDS, KINDS, VAE_KINDS
 from appearance.model.vae import VAEConfig
 from appearance.training.lagrangian import LAMBDA_CLIP
 from tools.io.errors import InputError
@@ -36,6 +37,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"steps": 100_000, "batch_size": 64, "lr": 3e-5, "eta": 300.0, "kappa2": 0.25,
               "lambda0": 1000.0, "probes": 1, "flat_batch": 16},
 }
+
+# Per-kind defaults over the preset's: the best label-free recipe measured for each kind
+# (docs/appearance.md). A kind not listed trains on the preset alone.
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {}
 
 FLATNESS_KINDS = ("absolute", "relative")
 # --loss-scale lambda divides the loss by max(lambda, 1) before backward. lambda climbs to
@@ -86,6 +91,13 @@ class TrainConfig:
     flip: bool = True                  # random horizontal flips (pedestrians are symmetric)
     encoder_weights: str | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)  # VAEConfig fields over the preset
+    # Tracklet pseudo-identities (appearance.crops.tracklets): the labels of --model tracklet, and
+    # of the VAE family's tracklet term when tracklet_weight > 0 (0: the paper's objective exactly).
+    tracklet_weight: float | None = None
+    link_iou: float | None = None
+    ambiguity_iou: float | None = None
+    min_tracklet: int | None = None
+    max_gap: int | None = None
     device: str = "cpu"
     threads: int | None = None
     progress: bool = True
@@ -102,12 +114,27 @@ class TrainConfig:
         no_penalty = self.model != "fmvae" or self.eta in (0, 0.0)
         if no_penalty and (self.flatness != "absolute" or self.flat_encoder or self.flat_start):
             raise InputError(None, "--flatness, --flat-encoder and --flat-start apply to fmvae with eta > 0 only")
-        if self.model == "supervised" and self.loss_scale != "none":
-            raise InputError(None, "--loss-scale applies to fmvae and vhp-vae only (supervised has no lambda)")
+        if self.model in CLASSIFIER_KINDS and self.loss_scale != "none":
+            raise InputError(None, f"--loss-scale applies to fmvae and vhp-vae only ({self.model} has no lambda)")
+        if self.model not in VAE_KINDS and self.tracklet_weight not in (None, 0, 0.0):
+            raise InputError(None, f"--tracklet-weight applies to fmvae and vhp-vae only ({self.model} "
+                                   f"is a classifier: its whole loss is the identity term)")
+        tracklet_fields = {"link_iou": self.link_iou, "ambiguity_iou": self.ambiguity_iou,
+                           "min_tracklet": self.min_tracklet, "max_gap": self.max_gap}
+        weight = KIND_DEFAULTS.get(self.model, {}).get("tracklet_weight", 0.0) \
+            if self.tracklet_weight is None else self.tracklet_weight
+        uses_tracklets = self.model == "tracklet" or (self.model in VAE_KINDS and weight > 0)
+        if not uses_tracklets and any(v is not None for v in tracklet_fields.values()):
+            raise InputError(None, "--link-iou, --ambiguity-iou, --min-tracklet and --max-gap apply to "
+                                   "--model tracklet and to fmvae / vhp-vae with --tracklet-weight > 0")
         values = {k: getattr(self, k) for k in PRESETS[self.preset]}
         filled = {k: PRESETS[self.preset][k] if v is None else v for k, v in values.items()}
         if self.model != "fmvae":
             filled["eta"] = 0.0
+        filled["tracklet_weight"] = float(weight) if self.model in VAE_KINDS else 0.0
+        defaults = TrackletParams()
+        filled.update({k: (getattr(defaults, _PARAM[k]) if v is None else v) if uses_tracklets else None
+                       for k, v in tracklet_fields.items()})
         cfg = dataclasses.replace(self, **filled, crops=[str(c) for c in self.crops],
                                   model_overrides=dict(self.model_overrides))
         checks = [
@@ -131,6 +158,13 @@ class TrainConfig:
             (cfg.flatness in FLATNESS_KINDS,
              f"--flatness must be one of {', '.join(FLATNESS_KINDS)}, got {cfg.flatness!r}"),
             (cfg.seed >= 0, f"--seed must be non-negative, got {cfg.seed}"),
+            (_finite(cfg.tracklet_weight) and cfg.tracklet_weight >= 0,
+             f"--tracklet-weight must be non-negative and finite, got {cfg.tracklet_weight:g}"),
+            (not uses_tracklets or 0 < cfg.link_iou <= 1, f"--link-iou must lie in (0, 1], got {cfg.link_iou}"),
+            (not uses_tracklets or 0 < cfg.ambiguity_iou <= 1,
+             f"--ambiguity-iou must lie in (0, 1], got {cfg.ambiguity_iou}"),
+            (not uses_tracklets or cfg.min_tracklet >= 2, f"--min-tracklet must be at least 2, got {cfg.min_tracklet}"),
+            (not uses_tracklets or cfg.max_gap >= 1, f"--max-gap must be at least 1, got {cfg.max_gap}"),
             (cfg.checkpoint_every >= 0, f"--checkpoint-every must be non-negative, got {cfg.checkpoint_every}"),
             (cfg.threads is None or cfg.threads >= 1, f"--threads must be at least 1, got {cfg.threads}"),
             (cfg.device in ("cpu", "cuda"), f"--device must be cpu or cuda, got {cfg.device!r}"),
@@ -140,6 +174,20 @@ class TrainConfig:
             if not ok:
                 raise InputError(None, message)
         return cfg
+
+    @property
+    def labels(self) -> str | None:
+        """Where the run's identities come from: "gt", "tracklet", or None (the VAE objective alone)."""
+        if self.model == "supervised":
+            return "gt"
+        if self.model == "tracklet" or (self.tracklet_weight or 0) > 0:
+            return "tracklet"
+        return None
+
+    def tracklet_params(self) -> TrackletParams:
+        """The linker's thresholds of a resolved config (the defaults where it uses none)."""
+        given = {_PARAM[k]: getattr(self, k) for k in _PARAM if getattr(self, k) is not None}
+        return TrackletParams(**given)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON/weights_only-safe values (lists, not tuples)."""
@@ -151,6 +199,10 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+_PARAM = {"link_iou": "link_iou", "ambiguity_iou": "ambiguity_iou", "min_tracklet": "min_length",
+          "max_gap": "max_gap"}   # TrainConfig field -> TrackletParams field
 
 
 def _finite(v: float) -> bool:
@@ -171,6 +223,8 @@ def resume_config(out: str | Path, changes: dict[str, Any]) -> TrainConfig:
     if "train_config" not in payload:
         raise InputError(ckpt, "holds a model only, not a training state to resume")
     stored = TrainConfig.from_dict(payload["train_config"])
+    if "tracklet_weight" not in payload["train_config"]:   # made before the term existed: without it
+        stored = dataclasses.replace(stored, tracklet_weight=0.0)
     conflicts = []
     for key, value in changes.items():
         if value is None or key in RUNTIME_FIELDS or key == "out":

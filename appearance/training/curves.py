@@ -4,6 +4,12 @@ C against kappa^2 shows whether the constraint is met; lambda shows how hard it 
 c^2 and the latent spread show whether the flatness term is being "won" by rescaling the
 latent space instead of flattening the decoder. Drawn with the Agg canvas directly, so no
 global matplotlib backend is switched.
+
+A panel is titled by the columns it actually shows: c2 (like the penalty) is logged only while
+the flatness term is on, so a VHP-VAE (eta 0) has none and its panel shows the latent spread
+alone. A log axis is used only where the values span a decade or more, labelled at whole
+decades: over a narrower range matplotlib labels minor ticks in a larger font than the major
+ones (and repeats one label down a flat series), which crowds the axis.
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import numpy as np
 
 from tools.io.plotting import figure, save_png
 
-# (panel title, columns, log scale)
+# (panel title, columns, log scale where the values span a decade)
 PANELS = (
     ("loss", ("loss",), False),
     ("F (KL bound, nats)", ("F",), False),
@@ -23,6 +29,9 @@ PANELS = (
     ("c2 and latent std", ("c2", "latent_std"), True),
     ("flatness penalty", ("penalty", "relative"), True),
 )
+NAMES = {"c2": "c2", "latent_std": "latent std", "penalty": "flatness penalty",
+         "relative": "relative flatness penalty"}   # titles of panels showing one of their columns
+LABEL_SIZE = 8
 
 
 def read_log(path: str | Path) -> dict[str, np.ndarray]:
@@ -49,12 +58,40 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
         return np.where(count > 0, (c[hi] - c[lo]) / np.maximum(count, 1), np.nan)
 
 
-def plot_curves(log_path: str | Path, out_path: str | Path, kappa2: float | None = None,
-                title: str | None = None) -> Path:
-    """Write a PNG with one panel per logged quantity that has data; returns out_path."""
-    cols = read_log(log_path)
+def _has_data(cols: dict[str, np.ndarray], key: str) -> bool:
+    return bool(np.isfinite(cols.get(key, np.zeros(0))).any())
+
+
+def panel_title(name: str, keys: tuple[str, ...], cols: dict[str, np.ndarray]) -> str:
+    """The panel's title, or the name of its one column with data when the others have none."""
+    shown = [k for k in keys if _has_data(cols, k)]
+    return name if len(shown) != 1 or len(keys) == 1 else NAMES.get(shown[0], shown[0])
+
+
+def _y_axis(ax, values: list[np.ndarray], logy: bool) -> None:
+    """Log scale labelled at whole decades where the values span one or more, else linear with
+    plain labels (no offset text such as "1e-13+5e-2" over the title for a flat series)."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(0)])
+    positive = finite[finite > 0]
+    if logy and len(positive) and positive.max() >= 10 * positive.min():
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=7))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.ticklabel_format(axis="y", useOffset=False)
+        if len(finite) and finite.max() - finite.min() <= 1e-6 * max(abs(finite).max(), 1e-12):
+            centre = float(finite.mean())          # flat: show it mid-panel, not float noise
+            half = 0.05 * abs(centre) or 1.0
+            ax.set_ylim(centre - half, centre + half)
+    ax.tick_params(which="both", labelsize=LABEL_SIZE)
+
+
+def curves_figure(cols: dict[str, np.ndarray], kappa2: float | None = None, title: str | None = None):
+    """The figure of read_log's columns: one panel per logged quantity that has data."""
     steps = cols.get("step", np.zeros(0))
-    panels = [p for p in PANELS if any(np.isfinite(cols.get(c, np.zeros(0))).any() for c in p[1])]
+    panels = [p for p in PANELS if any(_has_data(cols, c) for c in p[1])]
     n = max(len(panels), 1)
     ncols = min(n, 3)
     nrows = (n + ncols - 1) // ncols
@@ -62,12 +99,14 @@ def plot_curves(log_path: str | Path, out_path: str | Path, kappa2: float | None
     window = max(1, len(steps) // 50)
     for i, (name, keys, logy) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, i + 1)
+        plotted = []
         for key in keys:
             y = cols.get(key)
             if y is None or not np.isfinite(y).any():
                 continue
             if logy:
                 y = np.where(y > 0, y, np.nan)
+            plotted.append(y)
             raw = ax.plot(steps, y, lw=0.6, alpha=0.35)[0]
             if key != "C_hat" and window > 1:
                 ax.plot(steps, smooth(y, window), lw=1.4, color=raw.get_color(), label=key)
@@ -76,13 +115,18 @@ def plot_curves(log_path: str | Path, out_path: str | Path, kappa2: float | None
                 raw.set_label(key)
         if name.startswith("C") and kappa2 is not None:
             ax.axhline(kappa2, color="k", ls="--", lw=0.8, label="kappa^2")
-        if logy:
-            ax.set_yscale("log")
-        ax.set_title(name, fontsize=10)
-        ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=8)
-        if len(keys) > 1 or (name.startswith("C") and kappa2 is not None):
+            plotted.append(np.array([kappa2], float))
+        _y_axis(ax, plotted, logy)
+        ax.set_title(panel_title(name, keys, cols), fontsize=10)
+        ax.set_xlabel("step", fontsize=LABEL_SIZE)
+        if len(ax.get_legend_handles_labels()[0]) > 1:
             ax.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=11)
-    return save_png(fig, out_path)
+    return fig
+
+
+def plot_curves(log_path: str | Path, out_path: str | Path, kappa2: float | None = None,
+                title: str | None = None) -> Path:
+    """Write a PNG with one panel per logged quantity that has data; returns out_path."""
+    return save_png(curves_figure(read_log(log_path), kappa2, title), out_path)

@@ -7,27 +7,32 @@ the data stream, so a resumed run continues the very same stream.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
 
 from appearance.crops.cache import CropSet, stats_from_sums
+from appearance.crops.tracklets import TrackletParams, TrackletSummary, summarise, tracklet_ids
 from appearance.model.normalise import norm_tensors, standardise
 from tools.io.errors import InputError
 
 
+Labels = Literal["gt", "tracklet"]
+
+
 @dataclass
 class TrainingData:
-    """Crops in memory as (N, 3, S, S) uint8, with class indices for supervised training."""
+    """Crops in memory as (N, 3, S, S) uint8, with class indices for the classifier kinds."""
 
     images: torch.Tensor
-    labels: torch.Tensor | None
-    classes: list[str]          # "sequence:gt_id" per class index (supervised)
+    labels: torch.Tensor | None   # (N,) class index, -1 for crops without one (kept for the VAEs)
+    classes: list[str]          # "sequence:gt_id" or "sequence:tTRACKLET" per class index
     folders: list[str]
     counts: list[int]           # crops taken from each folder
+    tracklets: list[TrackletSummary] = field(default_factory=list)   # per folder, tracklet labels only
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -37,12 +42,19 @@ class TrainingData:
         return int(self.images.shape[-1])
 
 
-def load_training_data(folders: Sequence[str | Path], supervised: bool = False) -> TrainingData:
-    """Read crop caches into memory. Supervised keeps crops with gt_id >= 0 and labels them by
-    (sequence, gt_id): ids are only unique within a sequence, but the same sequence cut into two
-    caches shows the same people."""
+def load_training_data(folders: Sequence[str | Path], labels: Labels | None = None,
+                       tracklets: TrackletParams = TrackletParams(), labelled_only: bool = True,
+                       ) -> TrainingData:
+    """Read crop caches into memory, with identities when `labels` says where they come from.
 
-    arrays, keys, counts = [], [], []
+    "gt": the crops' ground-truth ids (crops with gt_id >= 0). "tracklet": strict IoU tracklets
+    of each sequence's detection crops (appearance.crops.tracklets); no label is read, and gt
+    ids serve only the purity the summary reports. Classes are (sequence, id): ids are only
+    unique within a sequence, but the same sequence cut into two caches shows the same people.
+    `labelled_only` drops crops without a class; False keeps them with label -1 (the VAE
+    family reconstructs every crop and learns identities from the labelled ones).
+    """
+    arrays, keys, counts, summaries = [], [], [], []
     size = None
     for folder in folders:
         cs = CropSet.load(folder)
@@ -51,28 +63,65 @@ def load_training_data(folders: Sequence[str | Path], supervised: bool = False) 
                                      f"all crop folders must have one size")
         size = cs.size
         crops = np.asarray(cs.crops)
-        if supervised:
-            keep = np.asarray(cs.gt_id) >= 0
+        if labels is not None:
+            ident, summary = _identities(cs, labels, tracklets, Path(folder))
+            if summary is not None:
+                summaries.append(summary)
+            keep = ident >= 0 if labelled_only else np.ones(len(ident), bool)
             crops = crops[keep]
-            keys += [f"{s}:{int(i)}" for s, i in zip(np.asarray(cs.seq)[keep], np.asarray(cs.gt_id)[keep])]
+            keys += [f"{s}:{t}" if t else "" for s, t in
+                     zip(np.asarray(cs.seq)[keep], _label_text(ident[keep], labels))]
         arrays.append(crops)
         counts.append(len(crops))
     total = sum(counts)
     if total == 0:
-        if supervised:
+        if labels == "gt":
             raise InputError(folders[0], "no crops with a ground-truth identity (gt_id >= 0): supervised "
                                          "training needs labelled crops (`track crops --source gt`)")
+        if labels == "tracklet":
+            raise InputError(folders[0], f"no tracklet of {tracklets.min_length}+ crops in the crop folders: "
+                                         f"lower --min-tracklet or cut crops from more frames")
         raise InputError(folders[0], "the crop folders hold no crops")
     images = torch.from_numpy(np.concatenate(arrays)).permute(0, 3, 1, 2).contiguous()
-    labels, classes = None, []
-    if supervised:
-        classes = sorted(set(keys))
+    label_index, classes = None, []
+    if labels is not None:
+        classes = sorted(set(k for k in keys if k))
         if len(classes) < 2:
             raise InputError(folders[0], f"only {len(classes)} identity among the labelled crops: "
                                          f"a classifier needs at least two")
         index = {k: i for i, k in enumerate(classes)}
-        labels = torch.tensor([index[k] for k in keys], dtype=torch.int64)
-    return TrainingData(images, labels, classes, [str(f) for f in folders], counts)
+        label_index = torch.tensor([index.get(k, -1) for k in keys], dtype=torch.int64)
+    return TrainingData(images, label_index, classes, [str(f) for f in folders], counts, summaries)
+
+
+def _identities(cs: CropSet, labels: str, params: TrackletParams, folder: Path,
+                ) -> tuple[np.ndarray, TrackletSummary | None]:
+    """Per-crop identity (-1: none) from ground truth or from tracklets, and the tracklet summary."""
+    if labels == "gt":
+        return np.asarray(cs.gt_id).astype(np.int64), None
+    if labels != "tracklet":
+        raise ValueError(f"labels must be 'gt' or 'tracklet', got {labels!r}")
+    if cs.source != "det":
+        raise InputError(folder, f"holds {cs.source} crops: tracklet labels come from detection crops "
+                                 f"(`track crops --source det`); gt crops carry human labels")
+    every = int((cs.info.get("parameters") or {}).get("every", 1))
+    step = TrackletParams(**{**params.to_dict(), "max_gap": params.max_gap * every})
+    ident = np.full(len(cs), -1, np.int64)
+    seq = np.asarray(cs.seq)
+    for name in dict.fromkeys(seq.tolist()):       # sequences in cache order
+        rows = np.flatnonzero(seq == name)
+        ident[rows] = tracklet_ids(np.asarray(cs.frame)[rows], np.asarray(cs.tlwh)[rows], step)
+    # tracklet ids restart in every sequence; the summary scores them against gt where it exists
+    gt = np.asarray(cs.gt_id)
+    scored = gt if (gt >= 0).any() else None
+    per_seq = np.unique(seq, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    combined = np.where(ident >= 0, per_seq * (ident.max(initial=0) + 1) + ident, -1)
+    return ident, summarise(combined, scored)
+
+
+def _label_text(ident: np.ndarray, labels: str) -> list[str]:
+    prefix = "t" if labels == "tracklet" else ""
+    return [f"{prefix}{int(i)}" if i >= 0 else "" for i in ident]
 
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list[float]]:

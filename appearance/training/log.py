@@ -8,7 +8,7 @@ from pathlib import Path
 from tools.io.atomic import atomic_write_text
 
 LOG_COLUMNS = ("step", "loss", "F", "C", "C_hat", "lambda", "c2", "penalty", "relative",
-               "latent_std", "lr", "seconds")
+               "latent_std", "tracklet", "lr", "seconds")   # tracklet: the VAE family's tracklet term
 FLAT_STATS = ("c2", "penalty", "relative")    # logged only once the penalty is on (--flat-start)
 
 

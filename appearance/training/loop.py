@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from appearance.model.checkpoint import load_checkpoint, save_checkpoint
+from appearance.model.kinds import CLASSIFIER_KINDS
 from appearance.model.network import build_network
 from appearance.model.vae import VAEConfig
 from appearance.training.config import CHECKPOINT, CONFIG, CURVES, LOG, TrainConfig, jsonable, model_config_for
@@ -79,8 +80,11 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device, ctx)
-    supervised = cfg.model == "supervised"
-    data = load_training_data(cfg.crops, supervised)
+    data = load_training_data(cfg.crops, cfg.labels, cfg.tracklet_params(),
+                              labelled_only=cfg.model in CLASSIFIER_KINDS)
+    if ctx.main and cfg.labels == "tracklet" and payload is None:
+        for folder, summary in zip(cfg.crops, data.tracklets):
+            print(f"tracklets of {folder}: {summary.line()}")
     model_cfg = model_config_for(cfg, data.size)
     if payload is not None:
         if payload["data"]["counts"] != data.counts:
@@ -104,22 +108,26 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
     if cfg.encoder_weights and payload is None:
         load_encoder_weights(model, cfg.encoder_weights)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    lam = None if cfg.model == "supervised" else LagrangeMultiplier(
+    lam = None if cfg.model in CLASSIFIER_KINDS else LagrangeMultiplier(
         cfg.kappa2, cfg.lambda0, cfg.nu, lambda_clip=(LAMBDA_CLIP[0], cfg.lambda_max))
     torch.manual_seed(stream_seed(cfg.seed, ctx.rank, 1))        # reparameterisation, probes, mixup
     batches = torch.Generator().manual_seed(stream_seed(cfg.seed, ctx.rank, 2))
+    objective = Objective(model, cfg.model, cfg.kappa2, cfg.eta, cfg.flat_batch, cfg.probes, cfg.a0,
+                          cfg.flatness, cfg.flat_encoder, cfg.tracklet_weight, len(data.classes)).to(device)
+    # the model's parameters first, then the tracklet head's (if any): without a head this is
+    # exactly model.parameters(), so older checkpoints' Adam states still line up
+    optimizer = torch.optim.Adam(objective.parameters(), lr=cfg.lr)
     start = 0
     if payload is not None:
         model.load_state_dict(payload["model"])
+        if hasattr(objective, "head"):
+            objective.head.load_state_dict(payload["tracklet_head"])
         optimizer.load_state_dict(payload["optimizer"])
         if lam is not None:
             lam.load_state_dict(payload["lagrangian"])
         start = int(payload["step"])
         restore_rng(payload["rng"], ctx, device, batches, cfg.seed, start)
     sampler = BatchSampler(data, norm, cfg.batch_size, cfg.flip, batches, device)
-    objective = Objective(model, cfg.model, cfg.kappa2, cfg.eta, cfg.flat_batch, cfg.probes, cfg.a0,
-                          cfg.flatness, cfg.flat_encoder)
     names = objective.stat_names()
     step_loss = data_parallel(objective, ctx, device)
 
@@ -129,7 +137,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
         for name in (CHECKPOINT, CONFIG, LOG):  # temporaries of a run that was killed mid-write
             remove_stale_temps(out / name, started)
         meta = {"train": cfg.to_dict(), "model_config": jsonable(model_cfg.to_dict()), "norm": norm,
-                "data": {"folders": data.folders, "counts": data.counts, "classes": len(data.classes)},
+                "data": {"folders": data.folders, "counts": data.counts, "classes": len(data.classes),
+                         "tracklets": [s.to_dict() for s in data.tracklets]},
                 "world_size": ctx.world_size, "resumed_from": start if payload is not None else None}
         atomic_write_text(out / CONFIG, json.dumps(meta, indent=1) + "\n")
 
@@ -149,9 +158,11 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
             "train_config": cfg.to_dict(),
             "data": {"folders": data.folders, "counts": data.counts},
         }
-        if cfg.model == "supervised":
+        if cfg.model in CLASSIFIER_KINDS:
             body["n_classes"] = len(data.classes)
             body["classes"] = list(data.classes)
+        if hasattr(objective, "head"):
+            body["tracklet_head"] = {k: v.detach().cpu() for k, v in objective.head.state_dict().items()}
         log.flush()
         save_checkpoint(ckpt_path, body)
 
@@ -172,7 +183,7 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
             optimizer.zero_grad(set_to_none=True)
             scale = 1.0 / max(lam.value, 1.0) if lam is not None and cfg.loss_scale == "lambda" else 1.0
             (result["loss"] * scale).backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
+            grad_norm = torch.nn.utils.clip_grad_norm_(objective.parameters(), float("inf"))
             stats = mean_over_ranks(torch.stack([result[n].detach().float() for n in names] + [grad_norm.float()]),
                                     ctx)
             values = dict(zip(names + ("grad_norm",), stats.tolist()))

@@ -7,7 +7,11 @@ One loop serves all three kinds so that they differ only in their objective:
   items are a random subset and the sub-batch mean is an unbiased estimate of the batch mean;
   it is what keeps a step within ~1.6x of a VHP-VAE step on CPU.
 - vhp-vae: the same Lagrangian with eta = 0; the penalty is not computed at all.
-- supervised: CosineSoftmaxNet on crops that carry a ground-truth identity, cross-entropy.
+- supervised, tracklet: CosineSoftmaxNet on crops that carry an identity (gt, or the detections'
+  own IoU tracklets), cross-entropy.
+- tracklet_weight > 0 (VAE family): plus that weight times the cross-entropy of a cosine-softmax
+  head on the posterior means, over the batch items that lie on a tracklet. The head is part of
+  the objective, not of the model, so the checkpoint's descriptor stays the plain VAE encoder.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from appearance.model.kinds import CLASSIFIER_KINDS
+from appearance.model.supervised import CosineHead
 from appearance.training.flatness import flatness_penalty
 from appearance.training.vhp_loss import vhp_terms
 
@@ -24,26 +30,30 @@ class Objective(nn.Module):
 
     def __init__(self, model: nn.Module, kind: str, kappa2: float = 1.0, eta: float = 0.0,
                  flat_batch: int = 16, probes: int = 1, a0: float = 0.2, flatness: str = "absolute",
-                 flat_encoder: bool = False):
+                 flat_encoder: bool = False, tracklet_weight: float = 0.0, n_classes: int = 0):
         super().__init__()
         self.model = model
         self.kind = kind
+        self.tracklet_weight = tracklet_weight
+        if tracklet_weight > 0 and kind not in CLASSIFIER_KINDS:
+            self.head = CosineHead(model.cfg.latent_dim, n_classes)
         self.kappa2, self.eta, self.flat_batch, self.probes, self.a0 = kappa2, eta, flat_batch, probes, a0
         self.scale_free = flatness == "relative"
         self.flat_encoder = flat_encoder
 
     def stat_names(self) -> tuple[str, ...]:
         """The detached values forward() reports besides the loss, in a fixed order."""
-        if self.kind == "supervised":
+        if self.kind in CLASSIFIER_KINDS:
             return ("loss",)
+        names = ("loss", "F", "C", "latent_std")
         if self.eta > 0:
-            return ("loss", "F", "C", "latent_std", "c2", "penalty", "relative")
-        return ("loss", "F", "C", "latent_std")
+            names += ("c2", "penalty", "relative")
+        return names + (("tracklet",) if self.tracklet_weight > 0 else ())
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None, lam: float,
                 flat: bool = True) -> dict[str, torch.Tensor]:
         """`flat` False skips the penalty (the steps before --flat-start); its stats are then NaN."""
-        if self.kind == "supervised":
+        if self.kind in CLASSIFIER_KINDS:
             loss = F.cross_entropy(self.model(x), labels)
             return {"loss": loss}
         t = vhp_terms(self.model, x, lam, self.kappa2)
@@ -61,5 +71,13 @@ class Objective(nn.Module):
                                   n_probes=self.probes, a0=self.a0, scale_free=self.scale_free)
             loss = loss + self.eta * fr.penalty
             out.update(c2=fr.c2, penalty=fr.penalty.detach(), relative=fr.relative)
+        if self.tracklet_weight > 0:
+            on = labels >= 0
+            # every batch item enters the graph (x 0 where unlabelled): the same parameters get a
+            # gradient on every step, which DDP's bucketed all-reduce relies on
+            ce = F.cross_entropy(self.head(t["mean"]), labels.clamp(min=0), reduction="none")
+            tracklet = (ce * on).sum() / on.sum().clamp(min=1)
+            loss = loss + self.tracklet_weight * tracklet
+            out["tracklet"] = tracklet.detach()
         out["loss"] = loss
         return out

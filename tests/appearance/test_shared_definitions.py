@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from appearance.model.kinds import KINDS, VAE_KINDS
+from appearance.model.kinds import CLASSIFIER_KINDS, KINDS, VAE_KINDS
 from appearance.model.network import build_network, network_from_checkpoint
 from appearance.model.normalise import crops_to_tensor, norm_tensors, standardise
 from tracker.nn_matching import METRICS, Gallery, check_metric, paired_distance, pairwise_distance
@@ -25,7 +25,7 @@ def tiny_payload(kind: str = "fmvae") -> dict:
                     prior_hidden=(16,))
     model = initialise_weights(build_network(kind, cfg, 3))
     payload = {"kind": kind, "model_config": cfg.to_dict(), "model": model.state_dict(), "norm": NORM, "step": 0}
-    if kind == "supervised":
+    if kind in CLASSIFIER_KINDS:
         payload["n_classes"] = 3
     return payload
 
@@ -37,7 +37,8 @@ def crops(n: int = 12, size: int = 32, seed: int = 0) -> np.ndarray:
 def test_kinds_are_declared_once():
     from appearance.model import checkpoint
 
-    assert KINDS == ("fmvae", "vhp-vae", "supervised") and VAE_KINDS == KINDS[:2]
+    assert KINDS == ("fmvae", "vhp-vae", "supervised", "tracklet") and VAE_KINDS == KINDS[:2]
+    assert CLASSIFIER_KINDS == KINDS[2:]
     assert checkpoint.KINDS is KINDS
 
 
@@ -50,8 +51,9 @@ def test_network_from_checkpoint_rebuilds_the_weights(kind):
     assert all(torch.equal(v, payload["model"][k]) for k, v in net.state_dict().items())
 
 
-def test_network_from_checkpoint_needs_the_class_count_of_a_supervised_model():
-    payload = tiny_payload("supervised")
+@pytest.mark.parametrize("kind", CLASSIFIER_KINDS)
+def test_network_from_checkpoint_needs_the_class_count_of_a_classifier(kind):
+    payload = tiny_payload(kind)
     del payload["n_classes"]
     with pytest.raises(KeyError):
         network_from_checkpoint(payload)

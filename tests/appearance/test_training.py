@@ -21,7 +21,7 @@ import torch
 import appearance.training.objective as trainer
 from appearance.model.checkpoint import load_checkpoint
 from appearance.descriptors.learned import LearnedDescriptor
-from appearance.model.network import network_from_checkpoint as build_model
+from appearance.model.network import network_from_checkpoint
 from appearance.training.config import TrainConfig
 from appearance.training.distributed import parameter_digest
 from appearance.training.loop import train
@@ -218,7 +218,7 @@ def test_supervised_training_learns_a_separable_toy_set(tmp_path):
     assert loss[-8:].mean() < 0.1 * loss[:8].mean(), loss
     payload = load_checkpoint(out / "checkpoint.pt")
     assert payload["n_classes"] == 3 and payload["classes"] == ["TOY-01:1", "TOY-01:2", "TOY-01:3"]
-    net = build_model(payload)
+    net = network_from_checkpoint(payload)
     desc = LearnedDescriptor(out / "checkpoint.pt", expect_kind="supervised")
     with torch.no_grad():
         pred = net(desc.to_tensor(images)).argmax(1).numpy()
@@ -247,7 +247,7 @@ def test_two_processes_under_torchrun_stay_identical(crops, tmp_path):
     ranks = payload["rng"]["ranks"]
     assert not torch.equal(ranks[0]["batch"], ranks[1]["batch"])      # each rank drew its own batches
     digests = [json.loads((out / "ranks" / f"rank-{r}.json").read_text())["sha256"] for r in (0, 1)]
-    assert digests[0] == digests[1] == parameter_digest(build_model(payload))
+    assert digests[0] == digests[1] == parameter_digest(network_from_checkpoint(payload))
     assert [int(r["step"]) for r in log_rows(out / "log.csv")] == [1, 2, 3, 4]
 
 
@@ -294,7 +294,7 @@ def test_relative_flatness_trains_a_different_model_and_is_part_of_the_recipe(cr
     # The scale-free penalty is what is trained on, so the logged penalty equals its relative value.
     assert all(float(r["penalty"]) == pytest.approx(float(r["relative"]), rel=1e-5) for r in rows)
     assert load_checkpoint(out / "checkpoint.pt")["train_config"]["flatness"] == "relative"
-    digest = lambda run: parameter_digest(build_model(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
+    digest = lambda run: parameter_digest(network_from_checkpoint(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
     assert digest(out) != digest(reference)
     assert cli_main(["train", "--out", str(out), "--resume", "--flatness", "absolute"]) == 2
     assert "--flatness" in capsys.readouterr().err
@@ -323,7 +323,7 @@ def test_flat_encoder_moves_the_encoder_of_a_smooth_decoder(crops, tmp_path):
     for flag in (False, True):
         out = tmp_path / f"enc-{flag}"
         train(config(crops, out, flat_encoder=flag, eta=10.0, model_overrides=dict(mlp)))
-        model = build_model(load_checkpoint(out / "checkpoint.pt"))
+        model = network_from_checkpoint(load_checkpoint(out / "checkpoint.pt"))
         digests.append(parameter_digest(model.encoder))
     # tanh decoder: J depends on z, so the penalty's gradient reaches the encoder only with the flag
     assert digests[0] != digests[1]
@@ -334,7 +334,7 @@ def test_flat_start_trains_the_vhp_vae_of_the_same_seed_first_then_adds_the_pena
     vhp, fm, staged = tmp_path / "vhp", tmp_path / "fm", tmp_path / "staged"
     train(config(crops, vhp, model="vhp-vae", steps=6, checkpoint_every=0))
     train(config(crops, fm, eta=10.0, steps=8, flat_start=6, checkpoint_every=0))
-    digest = lambda run: parameter_digest(build_model(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
+    digest = lambda run: parameter_digest(network_from_checkpoint(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
     rows = log_rows(fm / "log.csv")
     assert [r["penalty"] for r in rows[:6]] == [""] * 6          # no penalty during the warm-up
     assert [r["C"] for r in rows[:6]] == [r["C"] for r in log_rows(vhp / "log.csv")]
@@ -372,3 +372,76 @@ def test_nu_and_lambda_max_drive_the_multiplier_and_are_part_of_the_recipe(crops
     assert max(lams) == 1100.0 and lams[-1] == 1100.0
     assert cli_main(["train", "--out", str(out), "--resume", "--nu", "1"]) == 2
     assert "--nu" in capsys.readouterr().err
+
+
+def tracklet_folder(folder: Path, frames: int = 40, people: int = 3, seed: int = 2) -> tuple[Path, np.ndarray]:
+    """Detection crops of `people` walking slowly 100 px apart, one box each per frame, with no
+    identity stored (gt_id -1): only the boxes link them into tracklets. Returns the true ids."""
+    images, _ = toy_images(frames * people, seed=seed)
+    truth = np.tile(np.arange(people), frames)
+    rng = np.random.default_rng(seed)
+    for i, c in enumerate(truth):   # redraw each crop in its person's pattern
+        images[i] = rng.integers(0, 80, (32, 32, 3))
+        images[i, 4 + 8 * c:12 + 8 * c, 8:24, c % 3] = 230
+    make_crop_folder(folder, images)
+    frame = np.repeat(np.arange(1, frames + 1, dtype=np.int32), people)
+    tlwh = np.stack([100.0 * truth + 0.5 * frame, np.zeros(len(frame)), np.full(len(frame), 10.0),
+                     np.full(len(frame), 20.0)], 1).astype(np.float32)
+    meta = dict(np.load(folder / "meta.npz"))
+    np.savez(folder / "meta.npz", **{**meta, "frame": frame, "tlwh": tlwh})
+    return folder, truth
+
+
+def test_tracklet_training_learns_identities_from_the_boxes_alone(tmp_path):
+    folder, truth = tracklet_folder(tmp_path / "det")
+    out = tmp_path / "trk"
+    train(config(folder, out, model="tracklet", steps=60, batch_size=16, lr=1e-3, checkpoint_every=0))
+    payload = load_checkpoint(out / "checkpoint.pt")
+    assert payload["kind"] == "tracklet" and payload["classes"] == ["TOY-01:t0", "TOY-01:t1", "TOY-01:t2"]
+    assert json.loads((out / "config.json").read_text())["data"]["tracklets"][0]["tracklets"] == 3
+    loss = np.array([float(r["loss"]) for r in log_rows(out / "log.csv")])
+    assert loss[-8:].mean() < 0.2 * loss[:8].mean(), loss
+    desc = LearnedDescriptor(out / "checkpoint.pt", expect_kind="tracklet")
+    images = np.load(folder / "crops.npy")
+    with torch.no_grad():
+        pred = network_from_checkpoint(payload)(desc.to_tensor(images)).argmax(1).numpy()
+    assert (pred == truth).mean() > 0.9      # tracklet t_k is person k: first seen in that order
+
+
+def test_tracklet_term_of_the_vae_family_is_off_at_weight_0_and_resumes_exactly(tmp_path):
+    folder, _ = tracklet_folder(tmp_path / "det")
+    digest = lambda run: parameter_digest(network_from_checkpoint(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
+    train(config(folder, tmp_path / "plain", model="vhp-vae"))
+    train(config(folder, tmp_path / "zero", model="vhp-vae", tracklet_weight=0.0))
+    assert digest(tmp_path / "plain") == digest(tmp_path / "zero")   # weight 0: the paper's objective
+    train(config(folder, tmp_path / "on", model="vhp-vae", tracklet_weight=5.0))
+    assert digest(tmp_path / "on") != digest(tmp_path / "plain")
+    rows = log_rows(tmp_path / "on" / "log.csv")
+    assert all(np.isfinite(float(r["tracklet"])) for r in rows) and rows[0]["tracklet"] != ""
+    assert "tracklet_head" in load_checkpoint(tmp_path / "on" / "checkpoint.pt")
+    # 4 steps, then resumed to 8: the same model as the uninterrupted run
+    train(config(folder, tmp_path / "half", model="vhp-vae", tracklet_weight=5.0, steps=4))
+    train(config(folder, tmp_path / "half", model="vhp-vae", tracklet_weight=5.0, steps=8), resume=True)
+    assert digest(tmp_path / "half") == digest(tmp_path / "on")
+
+
+@pytest.mark.parametrize("extra, expect", [
+    (["--model", "fmvae", "--min-tracklet", "4"], "--min-tracklet"),
+    (["--model", "supervised", "--tracklet-weight", "1"], "--tracklet-weight applies"),
+    (["--model", "tracklet", "--link-iou", "0"], "--link-iou must lie"),
+    (["--model", "vhp-vae", "--tracklet-weight", "-1"], "--tracklet-weight must be non-negative"),
+])
+def test_tracklet_options_are_checked(crops, tmp_path, capsys, extra, expect):
+    code = cli_main(["train", "--crops", str(crops), "--out", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and expect in err[0], err
+
+
+def test_tracklet_labels_refuse_gt_crops(tmp_path, capsys):
+    images, labels = toy_images(30)
+    folder = make_crop_folder(tmp_path / "gt", images, labels)
+    info = json.loads((folder / "info.json").read_text())
+    (folder / "info.json").write_text(json.dumps({**info, "source": "gt"}))
+    code = cli_main(["train", "--model", "tracklet", "--crops", str(folder), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "detection crops" in err[0], err

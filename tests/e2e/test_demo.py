@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,7 @@ def test_demo_without_training_runs_to_a_report_and_reuses_it(tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert "DeepSORT + colour histogram" in html and 'id="chart-bars"' in html
     assert manifest["commands"][0].startswith("track synth --out")
+    assert "next steps:" in printed and "track data fetch MOT16" in printed   # what to do now
     assert main(args) == 0
     again = capsys.readouterr().out
     assert again.count("reused") == 4              # every stage but the report itself
@@ -167,3 +169,24 @@ def test_tiny_demo_with_training_reaches_a_report(tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert 'id="training"' in html and 'id="calibration"' in html
     _check_commands(manifest)
+
+
+def test_next_steps_say_how_to_get_track_on_path_when_it_is_not(tmp_path, monkeypatch):
+    from tools.cli.demo import next_steps
+
+    monkeypatch.setenv("PATH", str(tmp_path))              # as `make demo` leaves a new shell
+    lines = next_steps()
+    assert any("/bin/activate" in line and "PATH" in line for line in lines)
+    text = "\n".join(lines)
+    assert "track data fetch MOT16" in text and "track run --video" in text
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))   # activated: no such line
+    assert not any("activate" in line for line in next_steps())
+
+
+def test_readme_first_section_gives_the_next_steps_after_make_demo():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    first = readme.split("\n## ")[1]                       # the section `make demo` is in
+    assert "make demo" in first and ". .venv/bin/activate" in first and ".venv/bin/track" in first
+    assert "track data fetch MOT16" in first and "data/README.md" in first
+    assert "track run --video" in first
+    assert readme.count("\n") <= 250

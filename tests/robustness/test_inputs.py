@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +96,47 @@ def test_unknown_sequence_lists_known_ones(tiny_root):
     assert find_sequence("TINY-01", tiny_root).name == "TINY-01"
 
 
+def _seq_names(root, names):
+    for name in names:
+        (root / name).mkdir(parents=True)
+        (root / name / "seqinfo.ini").write_text(f"[Sequence]\nname={name}\nimDir=img1\nframeRate=10\n"
+                                                 "seqLength=5\nimWidth=320\nimHeight=240\nimExt=.jpg\n")
+
+
+def test_a_missing_sequence_points_to_track_data_fetch(tiny_root, tmp_path):
+    with pytest.raises(InputError) as err:
+        find_sequence("MOT16-02", tiny_root)
+    assert "`track data fetch MOT16 --data-root" in err.value.message and "data/README.md" in err.value.message
+    with pytest.raises(InputError) as err:
+        find_sequence("MOT17-04-FRCNN", tmp_path / "nothing")
+    assert "data root does not exist" in err.value.message and "track data fetch MOT17" in err.value.message
+    readme = Path(__file__).resolve().parents[2] / "data" / "README.md"
+    assert "track data fetch MOT16" in readme.read_text()
+
+
+def test_a_mistyped_sequence_gets_did_you_mean_and_the_match_is_listed_first(tmp_path):
+    names = [f"AAA-{i:02d}" for i in range(20)] + ["TUD-Campus", "TUD-Stadtmitte"]
+    _seq_names(tmp_path / "MOT15" / "train", names)
+    for typed in ("tud-campus", "TUD-Campas", "TUD-campus"):
+        with pytest.raises(InputError) as err:
+            find_sequence(typed, tmp_path)
+        message = err.value.message
+        assert "(did you mean 'TUD-Campus'" in message, message
+        assert "; 22 known: TUD-Campus, " in message and message.endswith(" ...")
+        assert "track data fetch" not in message  # a typo, not missing data
+    assert find_sequence("TUD-Campus", tmp_path).name == "TUD-Campus"
+
+
+def test_the_data_root_may_be_the_sequence_folder_itself(tiny_root, tmp_path, capsys):
+    seq = tiny_root / "train" / "TINY-01"
+    assert find_sequence("TINY-01", seq).root == seq
+    with pytest.raises(InputError, match="itself the sequence folder 'TINY-01'.*pass its parent"):
+        find_sequence("OTHER-01", seq)
+    code, out, err = run_cli(["run", "--all", "--data-root", str(seq), "--tracker", "sort", "--quiet",
+                              "--no-eval", "--results-root", str(tmp_path / "r")], capsys)
+    assert code == 0 and (tmp_path / "r" / "sort" / "data" / "TINY-01.txt").is_file()
+
+
 def test_missing_frame_and_unreadable_video_are_named(tmp_path):
     seq = write_sequence(tmp_path)
     os.remove(seq / "img1" / "000004.jpg")
@@ -136,3 +178,22 @@ def test_atomic_files_get_the_umask_mode_not_0600(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "r.txt").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("command", ["run-results-root", "run-experiment", "demo", "demo-work", "train", "synth",
+                                     "crops"])
+def test_an_output_path_that_is_a_file_is_one_line_and_exit_2(tiny_root, tmp_path, capsys, command):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    seq = ["--seq", "TINY-01", "--data-root", str(tiny_root), "--quiet"]
+    argv = {"run-results-root": ["run", *seq, "--results-root", str(afile)],
+            "run-experiment": ["run", *seq, "--results-root", str(tmp_path), "--experiment", "afile"],
+            "demo": ["demo", "--out", str(afile), "--quiet"],
+            "demo-work": ["demo", "--out", str(tmp_path / "demo"), "--work", str(afile / "w"), "--quiet"],
+            "train": ["train", "--model", "fmvae", "--crops", str(tmp_path / "crops"), "--out", str(afile / "run")],
+            "synth": ["synth", "--out", str(afile / "x")],
+            "crops": ["crops", *seq, "--out", str(afile)]}[command]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"track: error: {afile}: "), err
+    assert "Traceback" not in err and afile.read_text() == "not a folder\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "data"]

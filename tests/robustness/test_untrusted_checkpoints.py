@@ -118,6 +118,31 @@ def test_truncated_or_corrupt_checkpoint_names_the_file_and_exits_2(good_checkpo
     assert code == 2 and err.count("\n") == 1 and str(run_dir / "checkpoint.pt") in err
 
 
+@pytest.mark.parametrize("damage, words", [
+    ("half", "(truncated): the zip archive torch.save writes ends early"),
+    ("empty", "(empty file)"),
+    ("garbage", "(truncated or not a torch file): its 4096 bytes do not start like the zip archive"),
+    ("text", "(truncated or not a torch file)"),
+    ("zip-without-torch", "(not a torch file): a zip archive without the data.pkl"),
+])
+def test_a_damaged_checkpoint_is_described_in_words(good_checkpoint, tmp_path, damage, words):
+    """torch's own reasons are about its internals: random bytes gave a bare `: 105`."""
+    import zipfile
+
+    path = tmp_path / "x.pt"
+    data = good_checkpoint.read_bytes()
+    if damage == "zip-without-torch":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("notes.txt", "hello")
+    else:
+        path.write_bytes({"half": data[: len(data) // 2], "empty": b"", "text": b"105\n",
+                          "garbage": bytes(range(256)) * 16}[damage])
+    with pytest.raises(InputError) as err:
+        load_checkpoint(path)
+    assert err.value.message.startswith(f"not a readable checkpoint {words}")
+    assert "PytorchStreamReader" not in err.value.message and "weights_only" not in err.value.message
+
+
 def test_a_checkpoint_whose_weights_do_not_fit_its_model_is_an_input_error(tmp_path):
     payload = tiny_payload()
     payload["model"] = dict(payload["model"])

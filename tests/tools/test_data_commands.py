@@ -471,6 +471,17 @@ def test_cli_fetch_network_failure_exits_2(track, tmp_path, capsys, monkeypatch)
     assert err.count("\n") == 1 and url in err
 
 
+def test_failed_fetch_leaves_no_folder_behind(track, tmp_path, capsys, monkeypatch):
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    root = tmp_path / "new" / "data"
+    assert track(["data", "fetch", "MOT16", "--data-root", str(root), "--url", "http://127.0.0.1:9/MOT16.zip"]) == 2
+    assert not (tmp_path / "new").exists()
+    missing = tmp_path / "MOT16.zip"  # a file:// URL that is not there fails the same way
+    assert track(["data", "fetch", "MOT16", "--data-root", str(root), "--url", missing.as_uri()]) == 2
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_import_then_list_and_fetch(track, inputs, tmp_path, capsys):
     argv = ["data", "import", "--video", str(inputs["video"]), "--det", str(inputs["det"]),
             "--gt", str(inputs["gt"]), "--out", str(inputs["out"]), "--name", "MY-01"]

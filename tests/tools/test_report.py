@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -132,7 +133,7 @@ def test_disagreement_where_one_run_switches_and_the_reference_keeps():
     (m,) = disagreements(ms, "TINY-01", "fm")
     assert (m.sequence, m.frame, m.gt_id) == ("TINY-01", 7, 1)
     assert set(m.switched) == {"sort", "motion"}  # both switches on person 1 merge into one moment
-    assert m.kept == ("fm",)
+    assert m.kept == ("fm",) and m.kept_ids == {"fm": 1}   # the ID fm follows person 1 with
     assert disagreements(ms, "TINY-01", "sort", contrasts=["fm"]) == []  # fm switches nothing
 
 
@@ -264,7 +265,9 @@ def test_report_html_is_self_contained_with_table_chart_curves_and_strip(tmp_pat
         assert img is not None and img.shape[0] > 50 and img.std() > 5
     assert paths.moments == 1
     text = paths.html.read_text()
-    assert "TINY-01, frame 7, person 1" in text and "SORT switches ID 1 to 3 at frame 7" in text
+    # "person N" is the gt numbering, "ID N" a track's; the caption names the ID that is kept
+    assert "TINY-01, frame 7, person 1 (dashed box)" in text
+    assert "SORT switches from ID 1 to ID 3 at frame 7" in text and "DeepSORT + FMVAE keeps ID 1" in text
     assert 'id="training"' in text
     assert 'id="geometry"' in text and "fmvae/mf_contours (this results folder)" in text
 
@@ -337,3 +340,105 @@ def test_best_marks_only_columns_with_a_direction_and_never_a_full_tie():
     assert best(rows, "ML") == set()     # every run ties: nothing to mark
     assert best(rows, "IDs") == {"b"}    # lower is better
     assert best(rows, "IDF1") == {"a"}   # higher is better
+
+
+def test_strip_draws_the_gt_box_dashed_and_names_ids_apart_from_people(tmp_path):
+    from tools.report.strip import StripRun, moment_frames, render_moment
+
+    ms = _matchings(sort=_result_rows(switch_at=7), fm=_result_rows())
+    (m,) = disagreements(ms, "TINY-01", "fm")
+    shown = moment_frames(m, LENGTH, 2)
+    frames = {f: np.full((240, 320, 3), 128, np.uint8) for f in shown}
+    runs = [StripRun("sort", "SORT", _as_array(_result_rows(switch_at=7))),
+            StripRun("fm", "FMVAE", np.zeros((0, 10)))]      # no track drawn: only the gt box
+    img = render_moment(m, runs, _gt_array(), frames, shown)
+    fm_row = img[img.shape[0] // 2 + 10:, 190:]              # the second run's tiles
+    grey = np.abs(fm_row.astype(int) - 128).max(axis=2) < 8
+    # the gt box: white and black dashes, both clearly there (not one faint white line)
+    assert (fm_row.min(axis=2) > 230).sum() > 100 and (fm_row.max(axis=2) < 25).sum() > 100
+    assert grey.mean() > 0.5                                 # the rest of the tile is the frame
+
+
+def test_no_strip_whose_last_frame_shows_another_track_on_the_person(tmp_path):
+    """A moment is left out when, in its last frame, a run shows a track that is not the one
+    following the person on the person's box: it would look like a second switch."""
+    from tools.report.report import build_report
+
+    out = make_results(tmp_path)
+    ref = out / "runs" / "deepsort-fmvae" / "data" / "TINY-01.txt"
+    intruder = "".join(f"{f},9,{20 + 8 * f + 3},42,30,60,1,-1,-1,-1\n" for f in range(9, LENGTH + 1))
+    ref.write_text(ref.read_text() + intruder)
+    paths = build_report(out)
+    text = paths.html.read_text()
+    assert paths.moments == 0 and 'id="moment-1"' not in text
+    assert "1 of 1 candidate moment(s) left out" in text
+
+
+def _write_log(folder: Path, c_hat: float, lam_last: float, kappa2: float = 0.25, cap: float = 1e8) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "curves.png").unlink(missing_ok=True)
+    rows = ["step,loss,F,C,C_hat,lambda"]
+    rows += [f"{s},1.0,5.0,{c_hat},{c_hat},{lam_last if s == 30 else 1000.0 * s}" for s in range(1, 31)]
+    (folder / "log.csv").write_text("\n".join(rows) + "\n")
+    (folder / "config.json").write_text(json.dumps({"train": {"kappa2": kappa2, "lambda_max": cap}}))
+
+
+def test_report_warns_about_a_model_that_did_not_converge_and_names_the_leader(tmp_path):
+    from tools.report.report import build_report
+
+    out = make_results(tmp_path)
+    _write_log(out / "models" / "fmvae", c_hat=0.9, lam_last=1e8)          # never met, lambda capped
+    _write_log(out / "models" / "vhp-vae", c_hat=0.2, lam_last=3.0)        # converged
+    paths = build_report(out)
+    text, md = paths.html.read_text(), paths.markdown.read_text()
+    for page in (html.unescape(text), md):
+        assert page.count("did not converge") == 1                         # one line per model
+        assert ("VHP-FMVAE did not converge in 30 steps: its reconstruction error never met the bound "
+                "C <= kappa^2 = 0.25 (lowest 0.9) and lambda ended at its cap 1e+08") in page
+        assert "vhp-vae did not converge" not in page
+    assert text.index('class="warning"') < text.index('id="metrics"')      # before the tables
+    idf1 = {n: json.loads((out / "runs" / n / "summary.json").read_text())["COMBINED"]["IDF1"]
+            for n in ("sort", "deepsort-motion", "deepsort-fmvae")}
+    first, second = sorted(idf1.values(), reverse=True)[:2]
+    assert idf1["deepsort-fmvae"] == first
+    lead = f"DeepSORT + FMVAE leads on IDF1 with {first:.1f}, {round(first, 1) - round(second, 1):.1f} ahead of"
+    assert lead in text and lead in md
+
+
+def test_reference_geometry_figures_are_folded_away_after_the_runs_own_results(tmp_path):
+    import shutil
+
+    from tools.report.report import build_report
+
+    out = make_results(tmp_path)
+    text = build_report(out).html.read_text()          # own figures: shown, no reference section
+    assert 'id="geometry"' in text and 'id="reference-geometry"' not in text
+    shutil.rmtree(out / "geometry")
+    paths = build_report(out)
+    text, md = paths.html.read_text(), paths.markdown.read_text()
+    assert 'id="geometry"' not in text
+    ref = text.index('id="reference-geometry"')
+    assert ref > text.index('id="reproduce"')          # after everything this run made
+    folded = text[text.index("<details>", ref):text.index("</details>", ref)]
+    assert folded.count("<img") >= 1 and folded.count("<img") == text[ref:].count("<img")
+    assert "docs/geometry" in folded
+    assert md.index("<details>", md.index("## Reference: latent geometry")) > md.index("## Commands")
+
+
+def test_report_says_which_folders_it_skipped_and_why(tmp_path, capsys):
+    out = make_results(tmp_path, manifest=False)
+    runs = out / "runs"
+    nested = runs / "deepsort-fmvae:results" / "demo" / "models" / "fmvae" / "checkpoint.pt" / "data"
+    nested.mkdir(parents=True)   # what a path in the experiment name made
+    (nested / "TINY-01.txt").write_text(_result_rows())
+    (runs / "empty" / "data").mkdir(parents=True)
+    (runs / "notes").mkdir()
+    (runs / ".tmp-run").mkdir()
+    assert main(["report", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"skipped {runs / 'deepsort-fmvae:results'}: no data/ here; results lie deeper, in "
+        f"{nested.parent} (a run named with a path in it): move that folder here to report it",
+        f"skipped {runs / 'empty'}: its data/ holds no <seq>.txt results",
+        f"skipped {runs / 'notes'}: not a `track run` folder (no data/<seq>.txt)",
+    ]

@@ -140,3 +140,52 @@ def test_pets09_video_is_annotated_frame_for_frame(tmp_path):
     rows = read_mot_file(res / "pets" / "data" / "PETS09-S2L1.txt", "results").data
     assert rows[:, 0].max() <= 795 and len(set(rows[:, 1])) > 10
     print(f"PETS09-S2L1 video: 795 frames read back, {seconds:.1f} s")
+
+
+def test_video_is_h264_where_opencv_can_and_says_so_otherwise(clip, tmp_path, capsys):
+    from tools.io import video_writer
+    from tools.io.video_writer import H264, MPEG4, probe_codec, video_codec
+
+    assert probe_codec(("XXXX", MPEG4)) == MPEG4          # an unknown codec is skipped
+    video, det = clip
+    res = tmp_path / "results"
+    video_writer._noted = False
+    assert main(["run", "--video", str(video), "--detections", str(det), "--tracker", "sort",
+                 "--results-root", str(res), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    path = res / "sort" / "video" / "walk.mp4"
+    assert f"walk: video {path}" in out                   # the user is told where the video is
+    cap = cv2.VideoCapture(str(path))
+    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode("ascii", "replace")
+    cap.release()
+    # the probed codec is the one written (OpenCV reads mp4v back as FMP4)
+    assert (fourcc.lower() in ("avc1", "h264")) == (video_codec() == H264)
+    notes = [line for line in err.splitlines() if "browsers" in line]
+    assert len(notes) == (0 if video_codec() == H264 else 1)
+
+
+def test_tentative_tracks_are_drawn_faintly_before_they_are_confirmed(clip, tmp_path):
+    video, det = clip
+    res = tmp_path / "results"
+    assert main(["run", "--video", str(video), "--detections", str(det), "--appearance", "none",
+                 "--n-init", "3", "--results-root", str(res), "--experiment", "ds", "--quiet"]) == 0
+    rows = read_mot_file(res / "ds" / "data" / "walk.txt", "results").data
+    assert rows[:, 0].min() == 3                          # the results keep confirmed tracks only
+    first, original = read_all(res / "ds" / "video" / "walk.mp4")[0], read_all(video)[0]
+    _, x, y, w, h = _boxes(1)[0]
+    edge = np.abs(first[y - 1:y + 2, x + 4:x + w - 4].astype(int) - original[y - 1:y + 2, x + 4:x + w - 4])
+    assert 15 < edge.max()                                # frame 1 shows the tentative box ...
+    confirmed = read_all(res / "ds" / "video" / "walk.mp4")[4]
+    x5 = _boxes(5)[0][1]
+    strong = np.abs(confirmed[y - 1:y + 2, x5 + 4:x5 + w - 4].astype(int)
+                    - read_all(video)[4][y - 1:y + 2, x5 + 4:x5 + w - 4])
+    assert edge.max() < strong.max()                      # ... fainter than a confirmed one
+
+
+def test_frame_label_reads_on_a_white_frame():
+    from tools.io.drawing import TrackPainter
+
+    img = TrackPainter().draw(np.full((60, 200, 3), 255, np.uint8), [], "walk 17")
+    corner = img[4:30, 4:90]
+    assert (corner.max(axis=2) < 60).mean() > 0.3         # a dark box behind the text ...
+    assert (corner.min(axis=2) > 200).any()               # ... and light glyphs on it

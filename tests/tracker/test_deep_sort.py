@@ -99,6 +99,16 @@ def test_tentative_tracks_are_confirmed_after_n_init_hits_through_the_iou_stage(
     assert t.state.tolist() == [CONFIRMED]
 
 
+
+def test_tentative_tracks_lists_unconfirmed_tracks_seen_this_frame():
+    t = DeepSort(n_init=3)
+    assert t.update(frame([box(0)])) == []                 # results: confirmed tracks only
+    (tid, tlwh), = t.tentative_tracks()
+    assert tid == 1 and tlwh == pytest.approx(box(0), abs=1e-6)
+    t.update(frame([box(1)]))
+    assert [i for i, _ in t.update(frame([box(2)]))] == [1]
+    assert t.tentative_tracks() == []
+
 def test_a_tentative_track_missed_once_is_deleted():
     t = DeepSort(n_init=3)
     t.update(frame([box(0)]))

@@ -36,6 +36,19 @@ def test_first_frames_report_at_once_then_min_hits_applies():
     assert seen == [[1], [1], [1], [1, 2], [1, 2]]
 
 
+
+def test_tentative_tracks_are_the_unreported_ones_seen_this_frame():
+    s = Sort(min_hits=3)
+    for f in range(4):
+        s.update(dets(walker(f)))
+    out = s.update(dets(walker(4), walker(4, x0=500)))
+    assert [i for i, _ in out] == [1]                      # the results are unchanged
+    (tid, tlwh), = s.tentative_tracks()                    # the newcomer, not yet reported
+    assert tid == 2 and tlwh == pytest.approx([500 + 3 * 4, 50, 40, 80], abs=1e-6)
+    for f in range(5, 8):
+        s.update(dets(walker(f), walker(f, x0=500)))
+    assert s.tentative_tracks() == []                      # reported now: no longer tentative
+
 def test_a_missed_frame_hides_the_track_and_two_misses_kill_it():
     s = Sort(max_age=1, min_hits=1)
     for f in range(4):

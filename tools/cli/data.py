@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tools.io.errors import InputError
@@ -78,7 +79,7 @@ def _run_fetch(args: argparse.Namespace) -> int:
 
 
 def _split_of(folder: Path, data_root: Path) -> str:
-    parts = folder.relative_to(data_root).parts[:-1]
+    parts = Path(os.path.relpath(folder, data_root)).parts[:-1]
     return next((p for p in reversed(parts) if p.lower() in ("train", "test")), "-")
 
 
@@ -90,14 +91,14 @@ def _row(folder: Path, data_root: Path) -> list[str]:
     try:
         seq = Sequence(folder, read_seqinfo(folder / "seqinfo.ini"))
     except InputError as exc:
-        rel = folder.relative_to(data_root)
+        rel = Path(os.path.relpath(folder, data_root))
         return [folder.name, split, "?", "?", "?", "?", "?", "?", f"{rel}  (broken: {exc.message})"]
     info = seq.info
     frames = "img1" if seq.image_dir.is_dir() else ("video" if seq.video_path is not None else "no")
     det = "yes" if seq.det_path.is_file() else ("npy" if (folder / "det" / "det.npy").is_file() else "no")
     return [info.name if info.name == folder.name else folder.name, split, str(info.length),
             f"{info.width}x{info.height}", f"{info.frame_rate:g}", frames, det,
-            "yes" if seq.has_gt else "no", str(folder.relative_to(data_root))]
+            "yes" if seq.has_gt else "no", str(Path(os.path.relpath(folder, data_root)))]
 
 
 _HEADER = ["name", "split", "frames", "size", "fps", "images", "det", "gt", "path"]

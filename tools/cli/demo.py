@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -68,7 +70,24 @@ def run(args: argparse.Namespace) -> int:
     _print_summary(result.report)
     print(f"demo finished in {result.seconds / 60:.1f} min (CPU time {result.cpu_seconds / 60:.1f} min); "
           f"open {result.report_html}")
+    print("\n".join(next_steps()))
     return 0
+
+
+def next_steps() -> list[str]:
+    """What to type after the demo. `make demo` runs .venv/bin/track, which is not on PATH
+    until the environment is activated, so the first step says so when that is the case."""
+    ours = Path(sys.executable).parent / "track"
+    found = shutil.which("track")
+    lines = ["next steps:"]
+    if found is None or Path(found).resolve() != ours.resolve():
+        with contextlib.suppress(ValueError):
+            ours = ours.relative_to(Path.cwd())
+        lines.append(f"{f'  . {ours.parent}/activate':<47} # puts `track` on your PATH (or call {ours})")
+    return lines + [
+        "  track data fetch MOT16                        # MOTChallenge data, 1.9 GB (data/README.md)",
+        "  track run --seq MOT16-02 --data-root data/MOT16 --save-video   # track, score, draw",
+        "  track run --video FILE --detections DET.txt   # your own video (docs/usage.md)"]
 
 
 def _print_summary(report) -> None:

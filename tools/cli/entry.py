@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -35,9 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        unrecognized(parser, argv, unknown)
     args.command_line = ["track", *argv]
     return exit_status(lambda: args.func(args))
+
+
+def unrecognized(parser: argparse.ArgumentParser, argv: list[str], unknown: list[str]) -> None:
+    """Exit 2 with the verb's usage (not the top level's) and the closest flag to a mistyped one."""
+    verb = parser
+    for token in argv:  # down the sub-command tokens: `track data fetch ...` ends at fetch
+        subs = next((a for a in verb._actions if isinstance(a, argparse._SubParsersAction)), None)
+        if subs is None:
+            break
+        if token in subs.choices:
+            verb = subs.choices[token]
+    flags = [s[2:] for a in verb._actions for s in a.option_strings if s.startswith("--")]
+    hints = []
+    for arg in unknown:
+        if arg.startswith("--"):  # compared without the dashes, which every flag shares
+            hints += [h for h in difflib.get_close_matches(arg[2:].split("=", 1)[0], flags, n=1, cutoff=0.7)
+                      if h not in hints]
+    hint = f" (did you mean {' or '.join('--' + h for h in hints)}?)" if hints else ""
+    verb.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 
 
 def register(subparsers) -> None:
@@ -72,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise InputError(None, f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(args.out, "exists and is not a folder")
+    check_output_folder(args.out, "--out")
     for ckpt in args.checkpoint:
         if not ckpt.is_file():
             raise InputError(ckpt, "checkpoint not found")

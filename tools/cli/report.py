@@ -25,8 +25,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from tools.report.inputs import skipped_folders
     from tools.report.report import build_report
 
+    for folder, why in skipped_folders(args.results):  # first: they may be why no run is found
+        print(f"skipped {folder}: {why}", file=sys.stderr)
     paths = build_report(args.results, data_root=args.data_root, title=args.title)
     print(f"wrote {paths.html}")
     print(f"wrote {paths.markdown} and {len(paths.images)} image(s) in {paths.markdown.parent / 'report-files'}")

@@ -25,7 +25,8 @@ def register(sub) -> None:
                            "of <seq>.npy / <seq>.txt files")
     add_config_arguments(p)
     out = p.add_argument_group("output")
-    out.add_argument("--experiment", help="results folder name (default: TRACKER-APPEARANCE)")
+    out.add_argument("--experiment", help="results folder name (default: sort, deepsort-motion, deepsort-hist, "
+                                          "deepsort-KIND-RUN for a checkpoint in a run folder RUN, ...)")
     out.add_argument("--results-root", default="results", help="default: %(default)s")
     out.add_argument("--save-video", action="store_true", help="also write EXPERIMENT/video/<seq>.mp4 with boxes, IDs and trails")
     out.add_argument("--no-eval", action="store_true", help="skip evaluation")
@@ -34,8 +35,10 @@ def register(sub) -> None:
     out.add_argument("--force", action="store_true", help="with --all: redo sequences that already have results")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
     out.add_argument("--strict", action="store_true",
-                     help="stop (exit 2) at a missing or unreadable frame; by default such frames are "
-                          "tracked on their detections alone, with a warning and a note in run.json")
+                     help="stop (exit 2) at a missing or unreadable frame, or with --all at a sequence "
+                          "without frames that the descriptor needs; by default such frames are tracked "
+                          "on their detections alone and such sequences skipped, with a warning and a note "
+                          "in run.json")
     p.set_defaults(func=run)
 
 
@@ -49,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "video", None) is not None:
         args.save_video = True  # the annotated video is what --video is for
     seqs = select_sequences(args)
-    out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg))
-    run_experiment(seqs, cfg, out_dir, detections=detection_paths(args, seqs), save_video=args.save_video,
+    detections = detection_paths(args, seqs)
+    out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg, detections))
+    run_experiment(seqs, cfg, out_dir, detections=detections, save_video=args.save_video,
                    evaluate=not args.no_eval, benchmark=args.benchmark, jobs=args.jobs,
                    skip_finished=args.all and not args.force, progress=not args.quiet, strict=args.strict,
-                   command=getattr(args, "command_line", None))
+                   skip_no_frames=args.all and not args.strict, command=getattr(args, "command_line", None))
     return 0

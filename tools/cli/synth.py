@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 
 
 def register(subparsers) -> None:
@@ -47,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.split is not None and (not args.split or Path(args.split).name != args.split
                                    or args.split in (".", "..")):
         raise InputError(None, f"--split must be a plain folder name, got {args.split!r}")
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(args.out, "--out exists and is not a folder")
+    check_output_folder(args.out, "--out")
     try:
         config = SynthConfig(width=args.width, height=args.height, frames=args.frames,
                              people=args.people, frame_rate=args.frame_rate, seed=args.seed,

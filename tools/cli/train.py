@@ -1,4 +1,4 @@
-"""`track train`: train an appearance descriptor (fmvae, vhp-vae or supervised) on crop caches.
+"""`track train`: train an appearance descriptor (fmvae, vhp-vae, tracklet or supervised) on crop caches.
 
 Also runs under torchrun for data-parallel training:
     torchrun --standalone --nproc_per_node 2 -m tools.cli train --model fmvae --crops ... --out ...
@@ -14,8 +14,10 @@ from appearance.model.kinds import KINDS
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train an appearance descriptor on crop caches",
-        description="Train VHP-FMVAE (VHP objective + eta x flatness penalty), VHP-VAE (eta = 0) or "
-                    "the supervised cosine-softmax baseline on crops made by `track crops`. Writes "
+        description="Train VHP-FMVAE (VHP objective + eta x flatness penalty), VHP-VAE (eta = 0), the "
+                    "tracklet cosine-softmax classifier (identities from the detections' own strict IoU "
+                    "tracklets, no labels) or the supervised one (gt identities) on crops made by "
+                    "`track crops`. Writes "
                     "OUT/checkpoint.pt (every --checkpoint-every steps and at the end), OUT/log.csv, "
                     "OUT/config.json and OUT/curves.png. Options left out take the preset's value.")
     what = p.add_argument_group("what to train")
@@ -23,7 +25,7 @@ def register(subparsers) -> None:
                       help="objective (required unless --resume)")
     what.add_argument("--crops", nargs="+", type=Path, metavar="FOLDER",
                       help="crop cache folder(s) (required unless --resume); supervised uses the "
-                           "crops with a ground-truth id")
+                           "crops with a ground-truth id, tracklet the detection crops on a tracklet")
     what.add_argument("--out", required=True, type=Path, metavar="DIR", help="run folder")
     what.add_argument("--preset", choices=("cpu", "paper"),
                       help="cpu: quarter-width VGG16, trains in minutes on 2 cores; paper: full VGG16, "
@@ -66,6 +68,18 @@ def register(subparsers) -> None:
     vhp.add_argument("--flat-start", type=int, metavar="N",
                      help="fmvae: train the first N steps without the flatness term, as a VHP-VAE with the "
                           "same seed would, then add it (default 0: from the first step)")
+    trk = p.add_argument_group("tracklet pseudo-identities (tracklet; fmvae / vhp-vae with --tracklet-weight)")
+    trk.add_argument("--tracklet-weight", type=float, metavar="W",
+                     help="fmvae / vhp-vae: weight of a cosine-softmax term on the posterior means over "
+                          "tracklet identities (default 0: the paper's objective exactly)")
+    trk.add_argument("--link-iou", type=float, metavar="T",
+                     help="link a detection to the previous frame's box at this IoU or more (default 0.5)")
+    trk.add_argument("--ambiguity-iou", type=float, metavar="T",
+                     help="drop a link when a second box overlaps either end this much (default 0.3)")
+    trk.add_argument("--min-tracklet", type=int, metavar="N",
+                     help="keep tracklets of at least N crops (default 8)")
+    trk.add_argument("--max-gap", type=int, metavar="K",
+                     help="frames a link may span, in units of the crops' --every (default 1)")
     net = p.add_argument_group("network (overrides the preset)")
     net.add_argument("--latent-dim", type=int, metavar="D", help="latent size (default 128)")
     net.add_argument("--width", type=float, metavar="W", help="VGG16 width multiplier (cpu 0.25, paper 1.0)")
@@ -100,6 +114,8 @@ def _changes(args: argparse.Namespace) -> dict:
         "flat_batch": args.flat_batch, "a0": args.a0,
         "flatness": args.flatness, "loss_scale": args.loss_scale, "flat_encoder": args.flat_encoder,
         "flat_start": args.flat_start,
+        "tracklet_weight": args.tracklet_weight, "link_iou": args.link_iou,
+        "ambiguity_iou": args.ambiguity_iou, "min_tracklet": args.min_tracklet, "max_gap": args.max_gap,
         "seed": args.seed, "flip": args.flip,
         "encoder_weights": None if args.encoder_weights is None else str(args.encoder_weights),
         "model_overrides": overrides or None,

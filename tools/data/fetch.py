@@ -23,6 +23,7 @@ from typing import IO, Callable, Iterator
 
 from tools.io.atomic import make_temp_folder, replace_folder
 from tools.io.errors import InputError, first_line
+from tools.io.folders import folder_or_nothing
 from tools.io.sequence import Sequence, list_sequences
 
 # Official archives on motchallenge.net (MOT16: 1.9 GB, MOT17: 5.5 GB, MOT15: 1.3 GB).
@@ -69,15 +70,20 @@ def download(url: str, dest: str | Path, *, force: bool = False, progress: bool 
     part = dest.with_name(dest.name + ".part")
     if dest.is_file() and not force:
         return Download(dest, dest.stat().st_size, 0, reused=True)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    offset = part.stat().st_size if part.is_file() else 0
     scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme == "file":
-        size = _copy_file_url(url, part, offset, progress)
-    elif scheme in ("http", "https"):
-        size, offset = _http_download(url, part, offset, progress)
-    else:
+    if scheme not in ("file", "http", "https"):
         raise InputError(url, "unsupported URL scheme (use http, https or file)")
+    with folder_or_nothing(dest.parent):  # offline: no empty data root left behind
+        offset = part.stat().st_size if part.is_file() else 0
+        try:
+            if scheme == "file":
+                size = _copy_file_url(url, part, offset, progress)
+            else:
+                size, offset = _http_download(url, part, offset, progress)
+        except BaseException:
+            if part.is_file() and part.stat().st_size == 0:  # nothing arrived, nothing to resume
+                part.unlink()
+            raise
     os.replace(part, dest)
     return Download(dest, size, offset)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from tools.io.atomic import make_temp_folder, replace_folder
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 from tools.io.motformat import (DET_ROW, MotRows, SeqInfo, check_in_image, read_mot_file, read_npy_detections,
                                 write_mot, write_seqinfo)
 from tools.io.sequence import Sequence
@@ -113,8 +114,7 @@ def import_video(video: str | Path, det: str | Path, out_root: str | Path, *, gt
     target = out_root / name
     if (target.exists() or target.is_symlink()) and not force:
         raise InputError(target, "already exists; pass --force to replace it")
-    if out_root.exists() and not out_root.is_dir():
-        raise InputError(out_root, "not a folder")
+    check_output_folder(out_root, "--out")
 
     # Parse the annotations before the slow decode so format errors come at once.
     det_rows = read_detections(det)

@@ -30,6 +30,7 @@ from typing import Callable
 from appearance.model.kinds import VAE_KINDS
 from tools.io.atomic import atomic_write_text
 from tools.io.errors import InputError, exit_status
+from tools.io.folders import check_output_folder
 from tools.io.records import read_record
 
 STATE = "demo-state.json"
@@ -234,6 +235,8 @@ def run_demo(s: DemoSettings) -> DemoResult:
     from tools.report.report import build_report
     from tools.track.run_config import config_argv
 
+    check_output_folder(s.out, "--out")
+    check_output_folder(s.work, "--work")
     s.out.mkdir(parents=True, exist_ok=True)
     p = Pipeline(s)
     real = _sequences(s)

@@ -130,7 +130,7 @@ class Moment:
     """Runs disagree about person `gt_id` of `sequence` around `frame`.
 
     `switched` maps each run that switches there to its Switch; `kept` holds the runs that
-    follow the person with one ID across the whole window.
+    follow the person with one ID across the whole window, and `kept_ids` that ID per run.
     """
 
     sequence: str
@@ -138,6 +138,7 @@ class Moment:
     gt_id: int
     switched: dict[str, Switch]
     kept: tuple[str, ...]
+    kept_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def first_frame(self) -> int:
@@ -187,7 +188,8 @@ def disagreements(matchings: dict[str, Matching], sequence: str, reference: str,
         kept = tuple(r for r in matchings if r not in switched
                      and _keeps_with_slack(matchings[r], m["gt_id"], start, end, slack))
         frame = min(s.frame for s in switched.values())
-        out.append(Moment(sequence, frame, m["gt_id"], switched, kept))
+        ids = {r: _kept_id(matchings[r], m["gt_id"], start, end, slack) for r in kept}
+        out.append(Moment(sequence, frame, m["gt_id"], switched, kept, ids))
     out.sort(key=lambda mo: (-len(mo.switched), mo.frame))
     return out
 
@@ -208,6 +210,12 @@ def _keeps_with_slack(m: Matching, gt_id: int, start: int, end: int, slack: int)
     if a is None or b is None or a > b:
         return False
     return keeps_identity(m, gt_id, a, b)
+
+
+def _kept_id(m: Matching, gt_id: int, start: int, end: int, slack: int) -> int:
+    """The one track ID a run that keeps the person (see _keeps_with_slack) follows it with."""
+    covered = (m.track_of(gt_id, f) for f in range(start - slack, end + slack + 1))
+    return next(t for t in covered if t is not None)
 
 
 def pick_spread(moments: list[Moment], count: int, min_gap: int) -> list[Moment]:

@@ -1,6 +1,9 @@
 """A MOTChallenge sequence on disk: seqinfo.ini, frames (img1/ or one video file), det and gt."""
 from __future__ import annotations
 
+import difflib
+import glob
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -86,28 +89,67 @@ def frame_slices(rows: MotRows | np.ndarray, length: int) -> list[np.ndarray]:
 
 
 def find_sequence(name: str, data_root: str | Path = "data") -> Sequence:
-    """Find a sequence folder called `name` (holding seqinfo.ini) up to four levels under data_root."""
+    """Find a sequence folder called `name` (holding seqinfo.ini) up to four levels under data_root;
+    data_root may be that sequence folder itself. A miss names the closest known sequences."""
     root = Path(data_root)
     direct = Path(name)
     if (direct / "seqinfo.ini").is_file():
         return Sequence.open(direct)
     if not root.is_dir():
-        raise InputError(root, f"data root does not exist (looking for sequence {name!r})")
+        raise InputError(root, f"data root does not exist (looking for sequence {name!r})"
+                               f"{_getting_data(name, root)}")
+    if (root / "seqinfo.ini").is_file():
+        own = root.resolve().name
+        if own == direct.name:
+            return Sequence.open(root)
+        raise InputError(root, f"the data root is itself the sequence folder {own!r}, not a folder of "
+                               f"sequences; pass its parent as --data-root to find {name!r}")
     for depth in range(0, 4):
-        pattern = "/".join(["*"] * depth + [name, "seqinfo.ini"])
+        pattern = "/".join(["*"] * depth + [glob.escape(name), "seqinfo.ini"])
         hits = sorted(root.glob(pattern))
         if hits:
             return Sequence.open(hits[0].parent)
     known = sorted({p.name for p in sequence_folders(root)})
-    hint = f"; known: {', '.join(known[:12])}" + (" ..." if len(known) > 12 else "") if known else ""
-    raise InputError(root, f"no sequence named {name!r} under this data root{hint}")
+    close = close_names(name, known)
+    message = f"no sequence named {name!r} under this data root"
+    if close:
+        message += f" (did you mean {' or '.join(map(repr, close))}?)"
+    if known:
+        shown = close + [k for k in known if k not in close][: max(0, 12 - len(close))]
+        message += f"; {len(known)} known: {', '.join(shown)}" + (" ..." if len(known) > len(shown) else "")
+    if not close:
+        message += _getting_data(name, root)
+    raise InputError(root, message)
+
+
+def close_names(name: str, known: list[str], n: int = 3) -> list[str]:
+    """The known names closest to a mistyped one: the same letters in another case, else difflib's
+    close matches ignoring case."""
+    by_lower: dict[str, list[str]] = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), []).append(k)
+    same = by_lower.get(name.lower(), [])
+    if same:
+        return same[:n]
+    near = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
+    return [k for low in near for k in by_lower[low]][:n]
+
+
+def _getting_data(name: str, root: Path) -> str:
+    """Where MOTChallenge sequences come from: the fetch command for the dataset the name suggests."""
+    match = re.match(r"(MOT1[5-7])-", name, re.IGNORECASE)
+    dataset = match.group(1).upper() if match else "MOT16"
+    where = "" if root == Path("data") else f" --data-root {root}"
+    return f"; get MOTChallenge data with `track data fetch {dataset}{where}` (see data/README.md)"
 
 
 def sequence_folders(data_root: str | Path, split: str | None = None) -> list[Path]:
     """Folders holding seqinfo.ini up to four levels under data_root (optionally only under a folder
-    named `split`), skipping hidden folders: where an interrupted import or unpack keeps its
+    named `split`), or data_root itself when it is one, skipping hidden folders: where an interrupted import or unpack keeps its
     temporary copy, and editor backups."""
     root = Path(data_root)
+    if split is None and (root / "seqinfo.ini").is_file():
+        return [root.resolve() if root.name in ("", "..") else root]  # the data root is one sequence folder
     found = []
     for d in range(1, 5):
         for ini in sorted(root.glob("/".join(["*"] * d) + "/seqinfo.ini")):

@@ -35,9 +35,9 @@ class VideoSequence(Sequence):
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C-level stderr while OpenCV probes a file: its fallback readers print raw parser noise
-    that would bury our one-line error. Only the open call is wrapped, never the decoding."""
+def quiet_stderr() -> Iterator[None]:
+    """Silence C-level stderr while OpenCV opens a file: its fallback readers and writers print raw
+    noise that would bury our one-line message. Only the open call is wrapped, never the coding."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -66,7 +66,7 @@ def open_capture(path: str | Path):
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     try:
-        with _quiet_stderr():
+        with quiet_stderr():
             cap = cv2.VideoCapture(str(path))
     finally:
         cv2.utils.logging.setLogLevel(level)

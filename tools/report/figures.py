@@ -73,12 +73,22 @@ def training_curves(model: Model) -> bytes | None:
         return out.read_bytes()
 
 
+def moment_caption(m, by_name: dict[str, Run]) -> str:
+    """One sentence per moment: "person N" for the ground-truth person, "ID N" for tracks."""
+    switched = "; ".join(f"{by_name[n].label} switches from ID {s.old_id} to ID {s.new_id} at frame {s.frame}"
+                         for n, s in m.switched.items())
+    kept = "; ".join(f"{by_name[n].label} keeps ID {m.kept_ids[n]}" if n in m.kept_ids
+                     else f"{by_name[n].label} keeps one ID" for n in m.kept)
+    return (f"{m.sequence}, frame {m.frame}, person {m.gt_id} (dashed box): {switched}"
+            + (f"; {kept}" if kept else "") + ".")
+
+
 def moment_images(runs: list[Run], seqs: dict, reference: str | None, progress: bool = False,
                   max_moments: int = MAX_MOMENTS) -> tuple[list[Image], list[str]]:
     """Strip images at the moments where other runs switch an ID and `reference` does not;
     when there are none, the moments where `reference` switches and another run does not."""
     from tools.io.motformat import read_mot_file
-    from tools.report.strip import StripRun, collect_frames, moment_frames, render_moment
+    from tools.report.strip import StripRun, collect_frames, ends_clear, moment_frames, render_moment
     from tools.eval.switches import disagreements, match_sequence, pick_spread
 
     notes: list[str] = []
@@ -94,7 +104,6 @@ def moment_images(runs: list[Run], seqs: dict, reference: str | None, progress: 
         return [], ["the sequences have no frames (no img1/ folder or video): no disagreement strip"]
     candidates = []
     data: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
-    kind = "others switch, reference keeps"
     for s in framed:
         seq = seqs[s]
         gt = seq.ground_truth().data
@@ -106,44 +115,50 @@ def moment_images(runs: list[Run], seqs: dict, reference: str | None, progress: 
         candidates += [(m, "reverse") for r in runs if r.name != reference
                        for m in disagreements({reference: matchings[reference], r.name: matchings[r.name]},
                                               s, r.name)]
+
+    def shown(m) -> list[int]:
+        seq = seqs[m.sequence]
+        return moment_frames(m, seq.info.length, max(2, int(round(seq.info.frame_rate * 0.4))))
+
+    def strip_runs(m, kind: str) -> list:
+        names = (list(m.switched)[:3] + [reference] if kind == "forward" else [reference] + list(m.kept)[:2])
+        return [StripRun(n, by_name[n].label, data[m.sequence][1][n]) for n in names]
+
+    unclear, considered = 0, 0
+
+    def clear(ms: list, kind: str) -> list:
+        """The moments whose last shown frame has no other track on the person's box."""
+        nonlocal unclear, considered
+        out = [m for m in ms if ends_clear(m, strip_runs(m, kind), data[m.sequence][0], shown(m)[-1])]
+        unclear, considered = unclear + len(ms) - len(out), considered + len(ms)
+        return out
+
     forward = [m for m, k in candidates if k == "forward"]
     ordered = sorted(forward, key=lambda m: (-len(m.switched), m.frame - m.first_frame, m.sequence, m.frame))
-    picked = pick_spread(ordered, max_moments, min_gap=15)
+    picked = pick_spread(clear(ordered, "forward"), max_moments, min_gap=15)
+    kind = "forward"
     if not picked:
         reverse = sorted((m for m, k in candidates if k == "reverse"),
                          key=lambda m: (m.frame - m.first_frame, m.sequence, m.frame))
-        picked = pick_spread(reverse, max_moments, min_gap=15)
-        kind = "reference switches, another run keeps"
+        picked = pick_spread(clear(reverse, "reverse"), max_moments, min_gap=15)
+        kind = "reverse"
         if picked:
             notes.append(f"{by_name[reference].label} switches no ID that another run keeps; "
                          f"shown instead: moments where it switches and another run does not")
+    if unclear:
+        notes.append(f"{unclear} of {considered} candidate moment(s) left out: in their last frame another "
+                     f"track lies on the person's box, which would read as a second switch")
     images = []
     wanted: dict[str, set[int]] = {}
-    shown_of = {}
     for m in picked:
-        seq = seqs[m.sequence]
-        step = max(2, int(round(seq.info.frame_rate * 0.4)))
-        shown_of[id(m)] = moment_frames(m, seq.info.length, step)
-        wanted.setdefault(m.sequence, set()).update(shown_of[id(m)])
+        wanted.setdefault(m.sequence, set()).update(shown(m))
     frames = {s: collect_frames(seqs[s], f) for s, f in wanted.items()}
     for i, m in enumerate(picked):
-        gt, rows = data[m.sequence]
-        if kind == "others switch, reference keeps":
-            names = list(m.switched)[:3] + [reference]
-        else:
-            names = [reference] + list(m.kept)[:2]
-        strip_runs = [StripRun(n, by_name[n].label, rows[n]) for n in names]
-        img = render_moment(m, strip_runs, gt, frames[m.sequence], shown_of[id(m)])
+        img = render_moment(m, strip_runs(m, kind), data[m.sequence][0], frames[m.sequence], shown(m))
         ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-        if not ok:
-            continue
-        switched = "; ".join(f"{by_name[n].label} switches ID {s.old_id} to {s.new_id} at frame {s.frame}"
-                             for n, s in m.switched.items())
-        kept = ", ".join(by_name[n].label for n in m.kept)
-        caption = (f"{m.sequence}, frame {m.frame}, person {m.gt_id} (white box): {switched}"
-                   + (f"; {kept} keep{'s' if len(m.kept) == 1 else ''} one ID" if kept else "") + ".")
-        images.append(Image(f"moment-{i + 1}.png", buf.tobytes(), caption,
-                            f"frames of {m.sequence} around frame {m.frame}"))
-    if not images:
+        if ok:
+            images.append(Image(f"moment-{i + 1}.png", buf.tobytes(), moment_caption(m, by_name),
+                                f"frames of {m.sequence} around frame {m.frame}"))
+    if not images and not unclear:
         notes.append("the runs make the same identity switches: no disagreement to show")
     return images, notes

@@ -1,5 +1,5 @@
 """How the report shows metric values: the headline columns, number formats, the best value of
-a column, and the rows of the label-free threshold table. The columns themselves are
+a column and the one-line lead, and the rows of the label-free threshold table. The columns themselves are
 tools/eval/evaluation.py's COLUMNS and COUNT_COLUMNS."""
 from __future__ import annotations
 
@@ -46,3 +46,18 @@ def calibration_rows(calib: list[dict]) -> tuple[list[str], list[list[str]]]:
                      "-" if c.get("proposal") is None else f"{c['proposal']:.4g}",
                      f"{c.get('default', 0.2):.4g}", f"{c.get('used', 0.2):.4g}", c.get("why", "")])
     return head, body
+
+
+def leader_line(rows: list[Row], column: str = "IDF1") -> str | None:
+    """'X leads on IDF1 with 62.3, 1.8 ahead of Y (60.5).' over the table's runs; None with
+    fewer than two values."""
+    scored = sorted(((v[column], label) for _, label, v in rows
+                     if v.get(column) is not None and math.isfinite(v[column])), reverse=True)
+    if len(scored) < 2:
+        return None
+    (best, first), (second, runner_up) = scored[:2]
+    best, second = round(best, 1), round(second, 1)   # the margin of the values as the table shows them
+    if best == second:
+        return f"{first} and {runner_up} tie on {column} at {best:.1f}."
+    return (f"{first} leads on {column} with {best:.1f}, {best - second:.1f} ahead of "
+            f"{runner_up} ({second:.1f}).")

@@ -7,7 +7,7 @@ import html
 from tools.eval.evaluation import COLUMNS
 from tools.report.figures import Image
 from tools.report.formatting import HEADLINE, Row, best, calibration_rows, format_value
-from tools.report.model import Report
+from tools.report.model import DISAGREEMENT_INTRO, REFERENCE_GEOMETRY, Report
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;
@@ -21,6 +21,8 @@ figure{margin:1em 0}figcaption{color:#444;font-size:.9em;margin-top:.3em}
 pre{background:#f6f8fa;padding:10px;font-size:.85em;white-space:pre-wrap;overflow-wrap:anywhere}.note{color:#7a4b00}
 details{margin:.5em 0}summary{cursor:pointer;color:#0b5cad}
 table.calibration td{white-space:normal;text-align:left;max-width:520px}
+.warning{background:#fff4e5;border-left:4px solid #d9822b;padding:6px 12px;margin:.6em 0;color:#5c3300}
+.lead{font-weight:600}
 """
 
 
@@ -53,7 +55,11 @@ def render(report: Report) -> str:
              f"<title>{e(report.title)}</title><style>{CSS}</style></head><body>", f"<h1>{e(report.title)}</h1>"]
     for line in report.meta:
         parts.append(f'<p class="meta">{e(line)}</p>')
+    for w in report.warnings:
+        parts.append(f'<p class="warning"><strong>Warning:</strong> {e(w)}</p>')
     parts.append('<h2 id="metrics">Metrics</h2>')
+    if report.lead:
+        parts.append(f'<p class="lead">{e(report.lead)}</p>')
     parts.append(f"<p>TrackEval (HOTA, CLEAR, Identity), combined over {report.covered}: "
                  f"{e(', '.join(report.sequences))}. Best value per column in bold.</p>")
     parts.append(table(list(HEADLINE), report.rows, "metrics"))
@@ -67,9 +73,7 @@ def render(report: Report) -> str:
         parts.append(image(img, "chart-bars"))
     parts.append('<h2 id="disagreements">Where the runs disagree</h2>')
     if report.reference_label:
-        parts.append(f"<p>Moments where a run switches a person's ID while {e(report.reference_label)} follows "
-                     f"that person with one ID (rows: runs; columns: frames; white: the person's "
-                     f"ground-truth box; red frame: the switch; green frame: kept).</p>")
+        parts.append(f"<p>{e(DISAGREEMENT_INTRO.format(reference=report.reference_label))}</p>")
     for n in report.moment_notes:
         parts.append(f'<p class="note">{e(n)}</p>')
     for i, img in enumerate(images["moments"]):
@@ -96,5 +100,9 @@ def render(report: Report) -> str:
         parts.append('<h2 id="notes">Notes</h2><ul>' + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>")
     if report.commands:
         parts.append('<h2 id="reproduce">Commands</h2><pre>' + e("\n".join(report.commands)) + "</pre>")
+    if images["reference-geometry"]:   # context only, so folded away below this run's own results
+        parts.append('<h2 id="reference-geometry">Reference: latent geometry</h2>'
+                     f"<details><summary>{e(REFERENCE_GEOMETRY.format(n=len(images['reference-geometry'])))}"
+                     "</summary>" + "".join(image(img) for img in images["reference-geometry"]) + "</details>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

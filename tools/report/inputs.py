@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appearance.model.kinds import PRETTY
 from tools.io.errors import InputError
 from tools.eval.evaluation import COMBINED
 
@@ -47,8 +48,7 @@ def describe_run(config: dict) -> str:
     if appearance in (None, "none"):
         return "DeepSORT motion-only" if appearance == "none" else "DeepSORT"
     name, _, arg = str(appearance).partition(":")
-    pretty = {"hist": "colour histogram", "fmvae": "FMVAE", "vhp-vae": "VHP-VAE",
-              "supervised": "supervised"}.get(name, name)
+    pretty = {"hist": "colour histogram", **PRETTY}.get(name, name)
     return f"DeepSORT + {pretty}"
 
 
@@ -58,6 +58,31 @@ def _run_folders(root: Path) -> list[Path]:
         return [root]
     return sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
                   and (p / "data").is_dir() and any((p / "data").glob("*.txt")))
+
+
+def skipped_folders(root: Path) -> list[tuple[Path, str]]:
+    """The folders beside the runs that the report leaves out, each with why (hidden folders and
+    a `track demo` folder's own models/, calibration/ and geometry/ are not mentioned)."""
+    base = root / "runs" if (root / "runs").is_dir() else root
+    if not base.is_dir() or _run_folders(root) == [root]:
+        return []
+    own = {"models", "calibration", "geometry", "report-files", "runs"} if base == root else set()
+    out = []
+    for p in sorted(base.iterdir()):
+        if not p.is_dir() or p.name.startswith(".") or p.name in own or p in _run_folders(root):
+            continue
+        deeper = next((d.parent for d in sorted(p.rglob("data")) if d.is_dir() and any(d.glob("*.txt"))), None)
+        if (p / "data").is_dir():
+            why = "its data/ holds no <seq>.txt results"
+        elif (p / "runs").is_dir() or (p / MANIFEST).is_file():
+            why = f"a results folder of its own: `track report {p}`"
+        elif deeper is not None:
+            why = (f"no data/ here; results lie deeper, in {deeper} (a run named with a path in it): "
+                   "move that folder here to report it")
+        else:
+            why = "not a `track run` folder (no data/<seq>.txt)"
+        out.append((p, why))
+    return out
 
 
 def load_runs(root: Path, manifest: dict | None) -> list[Run]:
@@ -72,6 +97,8 @@ def load_runs(root: Path, manifest: dict | None) -> list[Run]:
         record = read_json(folder / "run.json") or {}
         config = record.get("config") or {}
         seqs = sorted(p.stem for p in (folder / "data").glob("*.txt") if not p.name.startswith("."))
+        if record.get("motion_only") and config.get("appearance") is None:
+            config = {**config, "appearance": "none"}  # the default came to motion only: label it so
         label = labels.get(name) or (describe_run(config) if config else name)
         runs.append(Run(name, label, folder, seqs, read_json(folder / "summary.json"), record))
     # two runs with the same derived label: tell them apart by folder name

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tools.report.figures import Image
 from tools.report.formatting import HEADLINE, Row, calibration_rows, format_value
-from tools.report.model import FILES, Report
+from tools.report.model import DISAGREEMENT_INTRO, FILES, REFERENCE_GEOMETRY, Report
 
 
 def table(columns: list[str], rows: list[Row]) -> str:
@@ -26,8 +26,9 @@ def render(report: Report) -> str:
     images = report.images
     out = [f"# {report.title}", ""]
     out += [f"{line}  " for line in report.meta]
-    out += ["", "## Metrics", "",
-            f"TrackEval, combined over {report.covered}: {', '.join(report.sequences)}.", "",
+    out += [""] + [f"> **Warning:** {w}\n" for w in report.warnings]
+    out += ["## Metrics", ""] + ([f"**{report.lead}**", ""] if report.lead else [])
+    out += [f"TrackEval, combined over {report.covered}: {', '.join(report.sequences)}.", "",
             table(list(HEADLINE), report.rows), ""]
     if report.other_rows:
         out += ["Runs that also cover other sequences, combined over all of theirs:", "",
@@ -35,8 +36,7 @@ def render(report: Report) -> str:
     out += _images(images["chart"])
     out += ["## Where the runs disagree", ""]
     if report.reference_label:
-        out += [f"Moments where a run switches a person's ID while {report.reference_label} follows that person "
-                f"with one ID (white: the person's ground-truth box; red frame: the switch).", ""]
+        out += [DISAGREEMENT_INTRO.format(reference=report.reference_label), ""]
     out += [f"> {n}\n" for n in report.moment_notes]
     out += _images(images["moments"])
     if images["curves"]:
@@ -52,4 +52,8 @@ def render(report: Report) -> str:
         out += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
     if report.commands:
         out += ["## Commands", "", "```"] + report.commands + ["```", ""]
+    if images["reference-geometry"]:   # context only, so folded away below this run's own results
+        out += ["## Reference: latent geometry", "", "<details><summary>"
+                + REFERENCE_GEOMETRY.format(n=len(images["reference-geometry"])) + "</summary>", ""]
+        out += _images(images["reference-geometry"]) + ["</details>", ""]
     return "\n".join(out).rstrip() + "\n"

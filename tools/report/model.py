@@ -8,13 +8,23 @@ from pathlib import Path
 
 from tools.io.errors import InputError
 from tools.eval.evaluation import COMBINED
+from tools.report.convergence import convergence_warnings
 from tools.report.figures import Image, bar_chart, moment_images, training_curves
-from tools.report.formatting import Row
+from tools.report.formatting import Row, leader_line
 from tools.report.inputs import (MANIFEST, Model, Run, combined_metrics, geometry_figures, load_models,
                                  load_runs, locate_sequences, read_json, resolve)
 
 FILES = "report-files"   # the PNGs the Markdown page links, next to report.md
-IMAGE_GROUPS = ("chart", "curves", "calibration", "geometry", "moments")
+# "reference-geometry": the project's docs/geometry figures, shown (folded away) only for context
+# Shared by both pages. "person N" is always a ground-truth person, "ID N" a track of one run.
+DISAGREEMENT_INTRO = ("Moments where a run switches a person's track ID while {reference} follows that "
+                      "person with one ID. Rows: runs; columns: frames. \"person N\" numbers the "
+                      "ground-truth people, \"ID N\" the tracks of a run; the dashed black-and-white "
+                      "box is the person's ground-truth box, coloured boxes are tracks with their ID; "
+                      "red frame: the switch; green frame: the run that keeps its ID.")
+REFERENCE_GEOMETRY = ("{n} figure(s) from the project's docs/geometry, made on other models: this run "
+                      "made no geometry figures of its own (`track geometry --out RESULTS/geometry`)")
+IMAGE_GROUPS = ("chart", "curves", "calibration", "geometry", "reference-geometry", "moments")
 
 
 @dataclass
@@ -34,6 +44,8 @@ class Report:
     calibration: list[dict] = field(default_factory=list)  # the manifest's threshold records
     images: dict[str, list[Image]] = field(default_factory=lambda: {g: [] for g in IMAGE_GROUPS})
     moment_notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)     # models that did not converge
+    lead: str | None = None                               # which run leads on IDF1, by how much
     notes: list[str] = field(default_factory=list)
     meta: list[str] = field(default_factory=list)         # description, command, timing, date
     commands: list[str] = field(default_factory=list)
@@ -88,14 +100,17 @@ def collect(results_dir: str | Path, data_root: str | Path | None = None, title:
                                                f"positives from IoU tracklets, negatives from one frame.",
                                                f"calibration histograms of {c['model']}"))
     geo_folder, geo_pngs = geometry_figures(root)
+    own = geo_folder == root / "geometry"
+    source = "this results folder" if own else "the project's reference figures in docs/geometry, not this report's models"
     for p in geo_pngs:
         rel = p.relative_to(geo_folder)
-        own = geo_folder == root / "geometry"
-        source = "this results folder" if own else "the project's reference figures in docs/geometry, not this report's models"
-        images["geometry"].append(Image("geometry-" + "-".join(rel.with_suffix("").parts) + ".png", p.read_bytes(),
-                                        f"{rel.with_suffix('')} ({source}).", f"latent geometry figure {rel}"))
+        images["geometry" if own else "reference-geometry"].append(
+            Image("geometry-" + "-".join(rel.with_suffix("").parts) + ".png", p.read_bytes(),
+                  f"{rel.with_suffix('')} ({source}).", f"latent geometry figure {rel}"))
     images["moments"], report.moment_notes = moment_images(runs, seqs, reference, progress)
 
+    report.warnings = [w for model in models for w in convergence_warnings(model)]
+    report.lead = leader_line(report.rows)
     report.per_sequence = _per_sequence(runs)
     report.other_rows = [(r.name, f"{r.label} ({len(r.sequences)} sequences)", r.summary[COMBINED])
                          for r in runs if sorted(r.sequences) != common and r.summary and COMBINED in r.summary]

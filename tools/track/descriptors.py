@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 from tools.io.sequence import Sequence
 
 
@@ -70,6 +71,7 @@ def train_descriptor(out: str | Path, changes: dict, resume: bool = False) -> in
     from appearance.training.distributed import DistContext
     from appearance.training.loop import TrainingDiverged, train
 
+    check_output_folder(out, "--out")
     if resume:
         config = resume_config(out, changes)
     else:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from appearance.descriptors.registry import Descriptor
 from tools.io.atomic import atomic_write_text
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 from tools.io.motformat import MotRows, write_npy_detections
 from tools.io.records import read_record
 from tools.io.sequence import Sequence, frame_slices
@@ -120,9 +121,7 @@ def embed_sequences(seqs: list[Sequence], appearance: str, out: str | Path,
     descriptor = open_descriptor(appearance)
     if descriptor is None:
         raise InputError(None, f"--appearance {appearance} gives no features; choose a descriptor")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "exists and is not a folder")
+    out = check_output_folder(out, "--out")
     detections = detections or {}
     results = []
     for seq in seqs:

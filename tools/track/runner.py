@@ -16,6 +16,8 @@ from tools.io.sequence import Sequence, frame_slices
 from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, Sort, SortParams
 
 TRACKERS = ("sort", "deepsort")
+NO_FRAMES = ("the sequence has no frames (no img1/ folder and no video file), but the appearance "
+             "descriptor or --save-video needs them")
 
 
 @dataclass
@@ -41,6 +43,12 @@ class SequenceResult:
     tracker_seconds: float
     total_seconds: float
     damaged: list = field(default_factory=list)  # tools.io.frames.DamagedFrames: frames tracked without an image
+    detections: int = 0                          # detection rows read (before DeepSORT's filter)
+
+    @property
+    def tracks(self) -> int:
+        """Distinct track ids in the output."""
+        return len(np.unique(self.rows[:, 1])) if len(self.rows) else 0
 
 
 def make_tracker(cfg: RunConfig):
@@ -51,33 +59,42 @@ def make_tracker(cfg: RunConfig):
     raise ValueError(f"unknown tracker {cfg.tracker!r}; choose from {TRACKERS}")
 
 
+def open_run_descriptor(cfg: RunConfig):
+    """The descriptor of cfg.appearance for DeepSORT (None: motion only or the file's features)."""
+    from tools.track.embedding import open_descriptor
+
+    if cfg.tracker != "deepsort" or cfg.appearance is None:
+        return None
+    return open_descriptor(cfg.appearance, cfg.descriptor)
+
+
+OPEN = object()  # track_sequence's default descriptor: open the one cfg names
+
+
 def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = None,
                    video_path: Path | None = None, progress: bool = True,
-                   position: int = 0, strict: bool = False) -> SequenceResult:
+                   position: int = 0, strict: bool = False, *, descriptor=OPEN,
+                   leave: bool = True) -> SequenceResult:
     """Track every frame 1..seqLength of `seq` (frames without detections included).
 
     A frame whose image is missing or unreadable (or lies past the end of a video that stops
     early) is tracked on its detections alone, without appearance features, with a warning and
     a record in the result's `damaged`; with strict=True it is an InputError instead.
+    descriptor: one open_run_descriptor(cfg) gave, to open it once for many sequences. The
+    progress bar shows only when stderr is a terminal (no escape codes in a log file).
     """
     from tools.io.frames import iter_frames
-    from tools.track.embedding import open_descriptor
 
     t_start = time.perf_counter()
     rows = detections if detections is not None else seq.detections()
     per_frame = frame_slices(rows, seq.info.length)
     tracker = make_tracker(cfg)
-    descriptor = None
-    use_file_features = False
-    if cfg.tracker == "deepsort":
-        if cfg.appearance is None:
-            use_file_features = rows.feature is not None
-        else:
-            descriptor = open_descriptor(cfg.appearance, cfg.descriptor)
+    if descriptor is OPEN:
+        descriptor = open_run_descriptor(cfg)
+    use_file_features = cfg.tracker == "deepsort" and cfg.appearance is None and rows.feature is not None
     want_frames = descriptor is not None or video_path is not None
     if want_frames and not seq.has_frames:
-        raise InputError(seq.root, "the sequence has no frames (no img1/ folder and no video file), "
-                                   "but the appearance descriptor or --save-video needs them")
+        raise InputError(seq.root, NO_FRAMES)
     damaged: list = []
     if want_frames:
         frames = iter_frames(seq, strict, damaged, warn=lambda line: tqdm.write(line, file=sys.stderr))
@@ -85,19 +102,15 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
         frames = ((f, None) for f in range(1, seq.info.length + 1))
     writer = painter = None
     if video_path is not None:
-        import cv2
-
         from tools.io.drawing import TrackPainter
+        from tools.io.video_writer import AnnotatedVideo
 
-        video_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_video = video_path.with_name(f".{video_path.stem}.tmp{video_path.suffix}")
-        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"),
-                                 seq.info.frame_rate, (seq.info.width, seq.info.height))
+        writer = AnnotatedVideo(video_path, seq.info.frame_rate, (seq.info.width, seq.info.height))
         painter = TrackPainter()
     out: list[tuple] = []
     tracker_seconds = 0.0
-    bar = tqdm(frames, total=seq.info.length, desc=seq.name, unit="frame", disable=not progress,
-               position=position, leave=True, dynamic_ncols=True)
+    bar = tqdm(frames, total=seq.info.length, desc=seq.name, unit="frame", disable=None if progress else True,
+               position=position, leave=leave, dynamic_ncols=True)
     for frame_no, image in bar:
         idx = per_frame[frame_no]
         dets = Detections(rows.data[idx, 2:6], rows.data[idx, 6])
@@ -115,14 +128,14 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
         if writer is not None:
             if image is None:  # keep the video's timing: a black frame with the boxes
                 image = np.zeros((seq.info.height, seq.info.width, 3), np.uint8)
-            writer.write(painter.draw(image, tracks, f"{seq.name} {frame_no}"))
+            # tentative tracks too, faintly: the results hold confirmed tracks only
+            writer.write(painter.draw(image, tracks, f"{seq.name} {frame_no}", tracker.tentative_tracks()))
     bar.close()
     if writer is not None:
-        writer.release()
-        tmp_video.replace(video_path)
+        tqdm.write(f"{seq.name}: video {writer.close()} ({writer.codec_name})")
     result = np.array(out, dtype=np.float64).reshape(-1, 6)
     return SequenceResult(seq.name, seq.info.length, result, tracker_seconds, time.perf_counter() - t_start,
-                          damaged)
+                          damaged, len(rows.data))
 
 
 def _with_features(dets: Detections, rows: MotRows, idx: np.ndarray, use_file_features: bool) -> Detections:
@@ -133,12 +146,16 @@ def _with_features(dets: Detections, rows: MotRows, idx: np.ndarray, use_file_fe
 
 def run_and_write(seq: Sequence, cfg: RunConfig, out_dir: Path, detections_path: Path | None = None,
                   save_video: bool = False, progress: bool = True, position: int = 0,
-                  strict: bool = False) -> SequenceResult:
-    """Track one sequence and write out_dir/data/<seq>.txt atomically (and a video if asked)."""
+                  strict: bool = False, *, rows: MotRows | None = None, descriptor=OPEN,
+                  leave: bool = True) -> SequenceResult:
+    """Track one sequence and write out_dir/data/<seq>.txt atomically (and a video if asked).
+    rows: the detections, when already read (else from detections_path or det/det.txt)."""
     started = time.time()
-    rows = seq.detections(detections_path) if detections_path else seq.detections()
+    if rows is None:
+        rows = seq.detections(detections_path) if detections_path else seq.detections()
     video = out_dir / "video" / f"{seq.name}.mp4" if save_video else None
-    result = track_sequence(seq, cfg, rows, video, progress, position, strict)
+    result = track_sequence(seq, cfg, rows, video, progress, position, strict, descriptor=descriptor,
+                            leave=leave)
     target = out_dir / "data" / f"{seq.name}.txt"
     write_results(target, result.rows)
     remove_stale_temps(target, started)  # left by a run killed while writing this file
