@@ -123,7 +123,7 @@ class TrainConfig:
                            "min_tracklet": self.min_tracklet, "max_gap": self.max_gap}
         weight = KIND_DEFAULTS.get(self.model, {}).get("tracklet_weight", 0.0) \
             if self.tracklet_weight is None else self.tracklet_weight
-        uses_tracklets = self.model == "tracklet" or (self.model in VAE_KINDS and weight > 0)
+        uses_tracklets = _labels(self.model, weight) == "tracklet"
         if not uses_tracklets and any(v is not None for v in tracklet_fields.values()):
             raise InputError(None, "--link-iou, --ambiguity-iou, --min-tracklet and --max-gap apply to "
                                    "--model tracklet and to fmvae / vhp-vae with --tracklet-weight > 0")
@@ -178,11 +178,7 @@ class TrainConfig:
     @property
     def labels(self) -> str | None:
         """Where the run's identities come from: "gt", "tracklet", or None (the VAE objective alone)."""
-        if self.model == "supervised":
-            return "gt"
-        if self.model == "tracklet" or (self.tracklet_weight or 0) > 0:
-            return "tracklet"
-        return None
+        return _labels(self.model, self.tracklet_weight or 0.0)
 
     def tracklet_params(self) -> TrackletParams:
         """The linker's thresholds of a resolved config (the defaults where it uses none)."""
@@ -199,6 +195,15 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _labels(model: str, tracklet_weight: float) -> str | None:
+    """Where a run of `model` gets identities: gt (supervised), tracklets, or none (the plain VAE)."""
+    if model == "supervised":
+        return "gt"
+    if model == "tracklet" or (model in VAE_KINDS and tracklet_weight > 0):
+        return "tracklet"
+    return None
 
 
 _PARAM = {"link_iou": "link_iou", "ambiguity_iou": "ambiguity_iou", "min_tracklet": "min_length",
