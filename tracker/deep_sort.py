@@ -31,6 +31,10 @@ class DeepSortParams:
     max_age: int = 30
     n_init: int = 3
     gating_threshold: float = kf.CHI2_INV_95[4]
+    # lambda of Wojke et al. (2017) eq. 5: the cascade's cost is lambda x squared Mahalanobis +
+    # (1 - lambda) x appearance, a pair admissible only inside both gates. 0 (the paper's MOT16
+    # setting and the reference code) is appearance alone.
+    motion_weight: float = 0.0
 
 
 class DeepSort:
@@ -106,9 +110,17 @@ class DeepSort:
             if dets.feature is not None:
                 cost[confirmed] = self.gallery.distance(dets.feature, self.ids[confirmed])
             gate = kf.gating_distance(self.mean[confirmed], self.cov[confirmed], dets.xyah())
-            cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
+            threshold = p.max_distance
+            if p.motion_weight > 0:
+                lam = p.motion_weight
+                inside = (gate <= p.gating_threshold) & (cost[confirmed] <= p.max_distance)
+                cost[confirmed] = np.where(inside, lam * gate + (1 - lam) * cost[confirmed], INFTY_COST)
+                # every admissible pair costs at most this; the rest are INFTY_COST
+                threshold = lam * p.gating_threshold + (1 - lam) * p.max_distance
+            else:
+                cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
             matches_a, unmatched_a, unmatched_dets = matching_cascade(
-                cost, p.max_distance, p.max_age, self.time_since_update, confirmed, all_dets)
+                cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)
         else:
             matches_a, unmatched_a, unmatched_dets = [], confirmed, all_dets
         # IoU stage: unconfirmed tracks plus confirmed ones missed for just this frame

@@ -14,7 +14,7 @@ from appearance.crops.patches import crop_batch
 from appearance.model.checkpoint import load_checkpoint
 from appearance.model.network import network_from_checkpoint
 from appearance.model.normalise import crops_to_tensor, norm_tensors
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 
 
 
@@ -32,8 +32,7 @@ class LearnedDescriptor:
             self.model = network_from_checkpoint(payload)
             self._mean, self._std = norm_tensors(payload["norm"])
         except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InputError(checkpoint, f"the checkpoint's model does not load: {first[:200]}") from None
+            raise InputError(checkpoint, f"the checkpoint's model does not load: {first_line(exc)}") from None
         self.size = self.model.cfg.image_size
         self.dim = self.model.cfg.latent_dim
         self.metric = metric

@@ -31,7 +31,7 @@ from appearance.geometry.table1 import geodesic_ratios, time_queries
 from appearance.model.checkpoint import load_checkpoint
 from appearance.model.kinds import CLASSIFIER_KINDS
 from appearance.model.network import network_from_checkpoint
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 
 
 @dataclass
@@ -106,8 +106,7 @@ def load_vae(checkpoint: str | Path):
     try:
         model = network_from_checkpoint(payload)
     except (RuntimeError, TypeError, ValueError, KeyError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(checkpoint, f"cannot build the model it describes: {first[:200]}") from None
+        raise InputError(checkpoint, f"cannot build the model it describes: {first_line(exc)}") from None
     return model, payload
 
 

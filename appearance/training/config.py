@@ -52,15 +52,10 @@ FLATNESS_KINDS = ("absolute", "relative")
 # the cpu preset's FMVAE (eta 300) on MOT15 crops then never learned to reconstruct in 800 steps
 # (C ~ 1), while the raw loss reaches C ~ 0.26. The scaled loss wants another eta (README).
 LOSS_SCALES = ("lambda", "none")
+TRACKLET_NEGATIVES = ("all", "co-occurring")
 # --nu: with the VHP authors' gain of 1, lambda and C oscillate instead of
-# settling; 0.05 damps it. The measurements are in the README (Latent geometry, "What made the
-# difference").
+# settling; 0.05 damps it. The measurements are in docs/geometry.md.
 
-# Fields that define what is trained; a resumed run must keep them. The rest (steps,
-# checkpoint_every, device, threads, progress, out) may change between sessions.
-RECIPE_FIELDS = ("model", "crops", "preset", "batch_size", "lr", "eta", "kappa2", "lambda0", "nu",
-                 "lambda_max", "probes", "flat_batch", "a0", "flatness", "flat_encoder", "flat_start",
-                 "loss_scale", "seed", "flip", "encoder_weights", "model_overrides")
 
 
 @dataclass
@@ -98,6 +93,10 @@ class TrainConfig:
     ambiguity_iou: float | None = None
     min_tracklet: int | None = None
     max_gap: int | None = None
+    # Which tracklets a crop's softmax competes against: "all", or "co-occurring", those seen in
+    # its sequence while its own tracklet was (two tracklets alive at once are two people; two
+    # that never meet may be one person split by an occlusion, and are not pushed apart).
+    tracklet_negatives: str | None = None
     device: str = "cpu"
     threads: int | None = None
     progress: bool = True
@@ -120,20 +119,23 @@ class TrainConfig:
             raise InputError(None, f"--tracklet-weight applies to fmvae and vhp-vae only ({self.model} "
                                    f"is a classifier: its whole loss is the identity term)")
         tracklet_fields = {"link_iou": self.link_iou, "ambiguity_iou": self.ambiguity_iou,
-                           "min_tracklet": self.min_tracklet, "max_gap": self.max_gap}
+                           "min_tracklet": self.min_tracklet, "max_gap": self.max_gap,
+                           "tracklet_negatives": self.tracklet_negatives}
         weight = KIND_DEFAULTS.get(self.model, {}).get("tracklet_weight", 0.0) \
             if self.tracklet_weight is None else self.tracklet_weight
         uses_tracklets = _labels(self.model, weight) == "tracklet"
         if not uses_tracklets and any(v is not None for v in tracklet_fields.values()):
-            raise InputError(None, "--link-iou, --ambiguity-iou, --min-tracklet and --max-gap apply to "
+            raise InputError(None, "--link-iou, --ambiguity-iou, --min-tracklet, --max-gap and "
+                                   "--tracklet-negatives apply to "
                                    "--model tracklet and to fmvae / vhp-vae with --tracklet-weight > 0")
         values = {k: getattr(self, k) for k in PRESETS[self.preset]}
         filled = {k: PRESETS[self.preset][k] if v is None else v for k, v in values.items()}
         if self.model != "fmvae":
             filled["eta"] = 0.0
         filled["tracklet_weight"] = float(weight) if self.model in VAE_KINDS else 0.0
-        defaults = TrackletParams()
-        filled.update({k: (getattr(defaults, _PARAM[k]) if v is None else v) if uses_tracklets else None
+        defaults = {**{k: getattr(TrackletParams(), p) for k, p in _PARAM.items()},
+                    "tracklet_negatives": KIND_DEFAULTS.get(self.model, {}).get("tracklet_negatives", "all")}
+        filled.update({k: (defaults[k] if v is None else v) if uses_tracklets else None
                        for k, v in tracklet_fields.items()})
         cfg = dataclasses.replace(self, **filled, crops=[str(c) for c in self.crops],
                                   model_overrides=dict(self.model_overrides))
@@ -165,6 +167,8 @@ class TrainConfig:
              f"--ambiguity-iou must lie in (0, 1], got {cfg.ambiguity_iou}"),
             (not uses_tracklets or cfg.min_tracklet >= 2, f"--min-tracklet must be at least 2, got {cfg.min_tracklet}"),
             (not uses_tracklets or cfg.max_gap >= 1, f"--max-gap must be at least 1, got {cfg.max_gap}"),
+            (not uses_tracklets or cfg.tracklet_negatives in TRACKLET_NEGATIVES,
+             f"--tracklet-negatives must be one of {', '.join(TRACKLET_NEGATIVES)}, got {cfg.tracklet_negatives!r}"),
             (cfg.checkpoint_every >= 0, f"--checkpoint-every must be non-negative, got {cfg.checkpoint_every}"),
             (cfg.threads is None or cfg.threads >= 1, f"--threads must be at least 1, got {cfg.threads}"),
             (cfg.device in ("cpu", "cuda"), f"--device must be cpu or cuda, got {cfg.device!r}"),
@@ -214,6 +218,7 @@ def _finite(v: float) -> bool:
     return math.isfinite(float(v))
 
 
+# Fields a resumed run may change between sessions; every other field defines what is trained.
 RUNTIME_FIELDS = ("steps", "checkpoint_every", "device", "threads", "progress")
 
 
@@ -230,6 +235,8 @@ def resume_config(out: str | Path, changes: dict[str, Any]) -> TrainConfig:
     stored = TrainConfig.from_dict(payload["train_config"])
     if "tracklet_weight" not in payload["train_config"]:   # made before the term existed: without it
         stored = dataclasses.replace(stored, tracklet_weight=0.0)
+    if stored.labels == "tracklet" and payload["train_config"].get("tracklet_negatives") is None:
+        stored = dataclasses.replace(stored, tracklet_negatives="all")      # made before the choice
     conflicts = []
     for key, value in changes.items():
         if value is None or key in RUNTIME_FIELDS or key == "out":

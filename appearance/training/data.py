@@ -33,6 +33,9 @@ class TrainingData:
     folders: list[str]
     counts: list[int]           # crops taken from each folder
     tracklets: list[TrackletSummary] = field(default_factory=list)   # per folder, tracklet labels only
+    # (C, C) bool, tracklet labels only: True where classes i and j were seen in one sequence at
+    # overlapping times (the diagonal included); they are certainly different people
+    co_occurring: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -54,7 +57,7 @@ def load_training_data(folders: Sequence[str | Path], labels: Labels | None = No
     `labelled_only` drops crops without a class; False keeps them with label -1 (the VAE
     family reconstructs every crop and learns identities from the labelled ones).
     """
-    arrays, keys, counts, summaries = [], [], [], []
+    arrays, keys, counts, summaries, frames = [], [], [], [], []
     size = None
     for folder in folders:
         cs = CropSet.load(folder)
@@ -71,6 +74,7 @@ def load_training_data(folders: Sequence[str | Path], labels: Labels | None = No
             crops = crops[keep]
             keys += [f"{s}:{t}" if t else "" for s, t in
                      zip(np.asarray(cs.seq)[keep], _label_text(ident[keep], labels))]
+            frames.append(np.asarray(cs.frame)[keep].astype(np.int64))
         arrays.append(crops)
         counts.append(len(crops))
     total = sum(counts)
@@ -91,7 +95,24 @@ def load_training_data(folders: Sequence[str | Path], labels: Labels | None = No
                                          f"a classifier needs at least two")
         index = {k: i for i, k in enumerate(classes)}
         label_index = torch.tensor([index.get(k, -1) for k in keys], dtype=torch.int64)
-    return TrainingData(images, label_index, classes, [str(f) for f in folders], counts, summaries)
+    together = None
+    if labels == "tracklet":
+        together = torch.from_numpy(co_occurrence(label_index.numpy(), np.concatenate(frames), classes))
+    return TrainingData(images, label_index, classes, [str(f) for f in folders], counts, summaries, together)
+
+
+def co_occurrence(labels: np.ndarray, frames: np.ndarray, classes: list[str]) -> np.ndarray:
+    """(C, C) bool: classes ("sequence:id") of one sequence whose frame spans overlap, diagonal True."""
+    n = len(classes)
+    first = np.full(n, np.iinfo(np.int64).max)
+    last = np.full(n, np.iinfo(np.int64).min)
+    on = labels >= 0
+    np.minimum.at(first, labels[on], frames[on])
+    np.maximum.at(last, labels[on], frames[on])
+    seq = np.array([c.rsplit(":", 1)[0] for c in classes])
+    out = (seq[:, None] == seq[None, :]) & (first[:, None] <= last[None, :]) & (first[None, :] <= last[:, None])
+    np.fill_diagonal(out, True)
+    return out
 
 
 def _identities(cs: CropSet, labels: str, params: TrackletParams, folder: Path,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from tools.io.errors import InputError
+from tools.io.errors import InputError, first_line
 
 
 def initialise_weights(model: nn.Module) -> nn.Module:
@@ -56,5 +56,4 @@ def load_encoder_weights(model: nn.Module, path: str | Path) -> None:
     try:
         load_torchvision_state_dict(model.encoder.vgg, path)
     except (ValueError, RuntimeError, KeyError, EOFError, OSError, pickle.UnpicklingError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(path, f"cannot load VGG16 weights: {first[:200]}") from None
+        raise InputError(path, f"cannot load VGG16 weights: {first_line(exc)}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,8 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
     torch.manual_seed(stream_seed(cfg.seed, ctx.rank, 1))        # reparameterisation, probes, mixup
     batches = torch.Generator().manual_seed(stream_seed(cfg.seed, ctx.rank, 2))
     objective = Objective(model, cfg.model, cfg.kappa2, cfg.eta, cfg.flat_batch, cfg.probes, cfg.a0,
-                          cfg.flatness, cfg.flat_encoder, cfg.tracklet_weight, len(data.classes)).to(device)
+                          cfg.flatness, cfg.flat_encoder, cfg.tracklet_weight, len(data.classes),
+                          data.co_occurring if cfg.tracklet_negatives == "co-occurring" else None).to(device)
     # the model's parameters first, then the tracklet head's (if any): without a head this is
     # exactly model.parameters(), so older checkpoints' Adam states still line up
     optimizer = torch.optim.Adam(objective.parameters(), lr=cfg.lr)
@@ -169,7 +171,7 @@ def _run(cfg: TrainConfig, ctx: DistContext, device: torch.device, data: Trainin
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.model}", unit="step", leave=True,
-               disable=not (cfg.progress and ctx.main), dynamic_ncols=True, mininterval=0.5)
+               disable=not (cfg.progress and ctx.main and sys.stderr.isatty()), dynamic_ncols=True, mininterval=0.5)
     last_saved = start if payload is not None else None
     values: dict[str, float] = {}
     clock = time.perf_counter()

@@ -9,9 +9,12 @@ One loop serves all three kinds so that they differ only in their objective:
 - vhp-vae: the same Lagrangian with eta = 0; the penalty is not computed at all.
 - supervised, tracklet: CosineSoftmaxNet on crops that carry an identity (gt, or the detections'
   own IoU tracklets), cross-entropy.
-- tracklet_weight > 0 (VAE family): plus that weight times the cross-entropy of a cosine-softmax
-  head on the posterior means, over the batch items that lie on a tracklet. The head is part of
-  the objective, not of the model, so the checkpoint's descriptor stays the plain VAE encoder.
+- tracklet_weight > 0 (VAE family): plus that weight times lambda times the cross-entropy of a
+  cosine-softmax head on the posterior means, over the batch items that lie on a tracklet. Lambda
+  grows by orders of magnitude during training, so a fixed weight would count for everything at
+  the start and for nothing at the end; scaled like the reconstruction constraint, weight 1 makes
+  a nat of cross-entropy count as much as a unit of C. The head is part of the objective, not of
+  the model, so the checkpoint's descriptor stays the plain VAE encoder.
 """
 from __future__ import annotations
 
@@ -30,8 +33,11 @@ class Objective(nn.Module):
 
     def __init__(self, model: nn.Module, kind: str, kappa2: float = 1.0, eta: float = 0.0,
                  flat_batch: int = 16, probes: int = 1, a0: float = 0.2, flatness: str = "absolute",
-                 flat_encoder: bool = False, tracklet_weight: float = 0.0, n_classes: int = 0):
+                 flat_encoder: bool = False, tracklet_weight: float = 0.0, n_classes: int = 0,
+                 rivals: torch.Tensor | None = None):
+        """rivals: (C, C) bool, the classes each class's softmax competes against (None: all)."""
         super().__init__()
+        self.register_buffer("rivals", rivals, persistent=False)
         self.model = model
         self.kind = kind
         self.tracklet_weight = tracklet_weight
@@ -54,7 +60,7 @@ class Objective(nn.Module):
                 flat: bool = True) -> dict[str, torch.Tensor]:
         """`flat` False skips the penalty (the steps before --flat-start); its stats are then NaN."""
         if self.kind in CLASSIFIER_KINDS:
-            loss = F.cross_entropy(self.model(x), labels)
+            loss = F.cross_entropy(self._among_rivals(self.model(x), labels), labels)
             return {"loss": loss}
         t = vhp_terms(self.model, x, lam, self.kappa2)
         loss = t["lagrangian"]
@@ -75,9 +81,16 @@ class Objective(nn.Module):
             on = labels >= 0
             # every batch item enters the graph (x 0 where unlabelled): the same parameters get a
             # gradient on every step, which DDP's bucketed all-reduce relies on
-            ce = F.cross_entropy(self.head(t["mean"]), labels.clamp(min=0), reduction="none")
+            target = labels.clamp(min=0)
+            ce = F.cross_entropy(self._among_rivals(self.head(t["mean"]), target), target, reduction="none")
             tracklet = (ce * on).sum() / on.sum().clamp(min=1)
-            loss = loss + self.tracklet_weight * tracklet
+            loss = loss + self.tracklet_weight * float(lam) * tracklet
             out["tracklet"] = tracklet.detach()
         out["loss"] = loss
         return out
+
+    def _among_rivals(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Logits with the classes outside each item's rivals masked out of its softmax."""
+        if self.rivals is None:
+            return logits
+        return logits.masked_fill(~self.rivals[labels], float("-inf"))

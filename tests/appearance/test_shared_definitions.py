@@ -150,3 +150,21 @@ def test_zero_features_are_orthogonal_offline():
     assert pairwise_distance(z, x, "cosine")[0, 0] == 1.0
     assert paired_distance(z, x, "cosine")[0] == 1.0
     assert pairwise_distance(z, x, "euclidean")[0, 0] == paired_distance(z, x, "euclidean")[0] == 9.0
+
+
+def test_track_train_offers_exactly_the_trainers_choices():
+    import argparse
+
+    from appearance.model.vae import ARCHITECTURES
+    from appearance.training.config import FLATNESS_KINDS, LOSS_SCALES, PRESETS
+    from tools.cli import train as train_cli
+
+    parser = argparse.ArgumentParser()
+    train_cli.register(parser.add_subparsers())
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    choices = {a.dest: tuple(a.choices) for a in sub._actions if a.choices}
+    assert choices["model"] == KINDS
+    assert set(choices["preset"]) == set(PRESETS)
+    assert set(choices["loss_scale"]) == set(LOSS_SCALES)
+    assert set(choices["flatness"]) == set(FLATNESS_KINDS)
+    assert set(choices["arch"]) == set(ARCHITECTURES)

@@ -445,3 +445,71 @@ def test_tracklet_labels_refuse_gt_crops(tmp_path, capsys):
     code = cli_main(["train", "--model", "tracklet", "--crops", str(folder), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "detection crops" in err[0], err
+
+
+def test_the_vae_familys_tracklet_term_is_weighted_like_the_reconstruction_constraint():
+    from appearance.model.vae import VAE, VAEConfig
+
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(latent_dim=8, width=0.0625, decoder_channels=(8, 8, 4, 4, 4), prior_hidden=(16, 16))).eval()
+    x = torch.rand(6, 3, 64, 64)
+    labels = torch.tensor([0, 1, -1, 2, 0, -1])
+    with_term = trainer.Objective(vae, "vhp-vae", kappa2=0.25, tracklet_weight=0.5, n_classes=3)
+    without = trainer.Objective(vae, "vhp-vae", kappa2=0.25)
+    for lam in (10.0, 1000.0):
+        torch.manual_seed(1)
+        on = with_term(x, labels, lam)
+        torch.manual_seed(1)
+        off = without(x, labels, lam)
+        # loss = VAE Lagrangian + weight x lambda x cross-entropy over the labelled items
+        torch.testing.assert_close(on["loss"], off["loss"] + 0.5 * lam * on["tracklet"], rtol=1e-5, atol=1e-3)
+        assert on["tracklet"] > 0
+
+
+def test_training_draws_no_progress_bar_into_a_log_file(crops, tmp_path, capsys):
+    # progress=True, but stderr is captured (not a terminal): a log file gets the summary lines only
+    train(config(crops, tmp_path / "run", model="vhp-vae", steps=3, progress=True))
+    err = capsys.readouterr().err
+    assert "step/s" not in err and "it/s" not in err, err
+
+
+def test_co_occurrence_pairs_tracklets_alive_at_once_within_a_sequence():
+    from appearance.training.data import co_occurrence
+
+    classes = ["A:t0", "A:t1", "A:t2", "B:t0"]
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3, -1])
+    frames = np.array([1, 10, 5, 20, 11, 30, 1, 40, 3])   # t0 1-10, t1 5-20, t2 11-30; B:t0 1-40
+    got = co_occurrence(labels, frames, classes)
+    want = np.array([[1, 1, 0, 0],      # t0 meets t1, never t2 (it ends at 10, t2 starts at 11)
+                     [1, 1, 1, 0],
+                     [0, 1, 1, 0],
+                     [0, 0, 0, 1]], bool)   # another sequence: never a rival
+    np.testing.assert_array_equal(got, want)
+
+
+def test_co_occurring_negatives_leave_tracklets_that_never_meet_out_of_the_softmax(tmp_path):
+    from appearance.model.network import build_network
+    from appearance.model.vae import VAEConfig
+
+    torch.manual_seed(0)
+    cfg = VAEConfig(latent_dim=8, width=0.0625, decoder_channels=(8, 8, 4, 4, 4), prior_hidden=(16, 16))
+    net = build_network("tracklet", cfg, 3).eval()
+    x, labels = torch.rand(6, 3, 64, 64), torch.tensor([0, 1, 2, 0, 1, 2])
+    every = trainer.Objective(net, "tracklet", n_classes=3)(x, labels, 0.0)["loss"]
+    alone = trainer.Objective(net, "tracklet", n_classes=3, rivals=torch.eye(3, dtype=torch.bool))(x, labels, 0.0)
+    assert float(every) > 0.1 and float(alone["loss"]) == pytest.approx(0.0, abs=1e-6)   # nothing to compete with
+    pair = torch.tensor([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=torch.bool)
+    some = trainer.Objective(net, "tracklet", n_classes=3, rivals=pair)(x, labels, 0.0)["loss"]
+    assert 0 < float(some) < float(every)
+
+
+def test_track_train_records_the_negatives_choice(tmp_path):
+    folder, _ = tracklet_folder(tmp_path / "det")
+    for choice in ("all", "co-occurring"):
+        out = tmp_path / choice
+        train(config(folder, out, model="tracklet", steps=2, tracklet_negatives=None if choice == "all" else choice))
+        assert json.loads((out / "config.json").read_text())["train"]["tracklet_negatives"] == choice
+    with pytest.raises(Exception, match="--tracklet-negatives must be one of"):
+        train(config(folder, tmp_path / "bad", model="tracklet", tracklet_negatives="some"))
+    with pytest.raises(Exception, match="apply to"):
+        train(config(folder, tmp_path / "vae", model="vhp-vae", tracklet_negatives="all"))

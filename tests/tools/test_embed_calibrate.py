@@ -180,3 +180,32 @@ def test_calibrate_uses_features_carried_by_npy_detections(synth_root, tmp_path,
     capsys.readouterr()
     assert main(["calibrate", *common]) == 2  # neither a descriptor nor features
     assert "give --appearance" in capsys.readouterr().err
+
+
+def test_embed_centre_subtracts_each_sequences_own_mean(synth_root, tmp_path):
+    plain, centred = tmp_path / "plain", tmp_path / "centred"
+    for out, extra in ((plain, []), (centred, ["--centre"])):
+        assert main(["embed", "--seq", "SYNTH-01", "--data-root", str(synth_root), "--appearance", "hist",
+                     "--out", str(out), "--quiet", *extra]) == 0
+    raw = read_npy_detections(plain / "SYNTH-01.npy").feature
+    shifted = read_npy_detections(centred / "SYNTH-01.npy").feature
+    assert np.abs(raw.mean(axis=0)).max() > 1e-3             # hist features share a positive offset
+    np.testing.assert_allclose(shifted.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(shifted, raw - raw.mean(axis=0), atol=1e-5)
+    assert json.loads((centred / "embed.json").read_text())["centre"] is True
+    assert json.loads((plain / "embed.json").read_text())["centre"] is False
+
+
+def test_the_tables_centred_files_equal_what_track_embed_centre_writes(synth_root, tmp_path):
+    from tools.bench.appearance_table import _centre_files
+
+    plain, centred = tmp_path / "plain", tmp_path / "centred"
+    for out, extra in ((plain, []), (centred, ["--centre"])):
+        assert main(["embed", "--seq", "SYNTH-01", "--data-root", str(synth_root), "--appearance", "hist",
+                     "--out", str(out), "--quiet", *extra]) == 0
+    _centre_files(plain, tmp_path / "made", ["SYNTH-01"])
+    made = read_npy_detections(tmp_path / "made" / "SYNTH-01.npy")
+    want = read_npy_detections(centred / "SYNTH-01.npy")
+    np.testing.assert_allclose(made.feature, want.feature, atol=1e-5)
+    np.testing.assert_array_equal(made.data, want.data)
+    assert json.loads((tmp_path / "made" / "embed.json").read_text())["centre"] is True

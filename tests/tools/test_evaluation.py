@@ -315,3 +315,17 @@ def test_write_summary_is_atomic_and_complete(tmp_path):
     write_summary({"S1": row, COMBINED: row}, json_path=tmp_path / "a.json")
     assert json.loads((tmp_path / "a.json").read_text()) == {"S1": row, COMBINED: row}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "a-folder"])
+def test_cli_summary_path_problems_are_one_line_before_any_evaluation(tmp_path, capsys, monkeypatch, where):
+    res_dir, gt_root = make_seq(tmp_path, "S1", [gt_row(1, 1, BOX_A)], [res_row(1, 1, BOX_A)], 1)
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "adir").mkdir()
+    target = tmp_path / "afile" / "x.json" if where == "under-a-file" else tmp_path / "adir"
+    code, out, err = run_cli(["eval", str(res_dir), "--gt-root", str(gt_root), "--json", str(target)],
+                             capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "--json" in err, err
+    assert ("afile" in err) if where == "under-a-file" else ("names a folder" in err)
+    assert "IDF1" not in out                     # refused before evaluating, not after
+    assert not (res_dir.parent / "summary.csv").exists()

@@ -227,3 +227,53 @@ def test_params_dataclass_has_paper_defaults():
     assert (p.max_distance, p.nn_budget, p.max_iou_distance, p.max_age, p.n_init) == (0.2, 100, 0.7, 30, 3)
     f = DetectionFilter()
     assert (f.min_confidence, f.nms_max_overlap) == (0.3, 0.7)
+
+
+def _crossing_run(**params):
+    """Two confirmed tracks side by side whose features then swap: the fused cost's test scene."""
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    left, right = [100.0, 50.0, 40.0, 100.0], [110.0, 50.0, 40.0, 100.0]
+    t = DeepSort(n_init=2, max_age=10, max_distance=1.5, **params)
+    for _ in range(8):
+        t.update(frame([left, right], [a, b]))
+    id_of = {round(bx[0]): i for i, bx in t.tracks_to_report()}
+    out = t.update(frame([left, right], [b, a]))
+    return id_of, {i: bx[0] for i, bx in out}
+
+
+def test_fused_cost_lets_motion_outvote_a_weak_appearance_difference():
+    # appearance alone (lambda 0, the reference) follows the swapped features
+    id_of, x_of = _crossing_run()
+    assert x_of[id_of[100]] > 105
+    # lambda 1: the cost is the Mahalanobis distance alone, so each track keeps its own box
+    id_of, x_of = _crossing_run(motion_weight=1.0)
+    assert x_of[id_of[100]] < 105 and x_of[id_of[110]] > 105
+
+
+def test_fused_cost_keeps_the_appearance_gate():
+    # a narrow box that jumps 12 px: inside the Mahalanobis gate, outside the IoU stage's reach
+    def jump(feature, **params):
+        t = DeepSort(n_init=1, max_age=5, max_distance=0.2, **params)
+        for f in range(6):
+            t.update(frame([[100.0, 50.0, 10.0, 100.0]], [[1.0, 0.0]]))
+        t.update(frame([[112.0, 50.0, 10.0, 100.0]], [feature]))
+        return t
+    for params in ({}, {"motion_weight": 0.5}):
+        kept = jump([1.0, 0.0], **params)
+        assert len(kept) == 1 and kept.time_since_update[0] == 0       # same look: matched
+        refused = jump([-1.0, 0.0], **params)                          # cosine distance 2 > 0.2
+        assert len(refused) == 2 and refused.time_since_update[0] == 1  # a new track instead
+
+
+def test_motion_weight_zero_is_the_reference_tracker():
+    rng = np.random.default_rng(3)
+    runs = []
+    for params in ({}, {"motion_weight": 0.0}):
+        t = DeepSort(n_init=2, **params)
+        out = []
+        for f in range(30):
+            boxes = [box(f, 100.0 + 60 * k, 1.0 + k) for k in range(3)]
+            feats = rng.standard_normal((3, 4)) if not params else runs[0][1][f]
+            out.append((t.update(frame(boxes, feats)), feats))
+        runs.append(([[(i, b.tolist()) for i, b in o] for o, _ in out], [f for _, f in out]))
+    assert runs[0][0] == runs[1][0]

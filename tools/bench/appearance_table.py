@@ -1,14 +1,19 @@
 """The appearance table on the MOT15 train sequences: every descriptor tracked with DeepSORT.
 
 Does what the `track` commands crops, train, calibrate and run do, through the library functions
-they wrap, skipping steps whose output already exists; logs each step as the command that does the
-same, and writes a Markdown table combined over PETS09-S2L1 and TUD-Stadtmitte:
+they wrap, skipping steps whose output already exists (rerun it to resume); logs each step as the
+command that does the same, and writes a Markdown table combined over PETS09-S2L1 and
+TUD-Stadtmitte, each learned row as the mean and spread over --seeds:
 
-    python -m tools.bench.appearance_table [--steps 800] [--work data/appearance-table]
+    python -m tools.bench.appearance_table [--seeds 0 1 2] [--jobs 2 --threads 1] [--steps 800]
 
-Protocol: unsupervised models train on the detection crops of both image sequences (no labels),
-and also leave-one-sequence-out (trained on the other sequence only); the supervised baseline
-trains on the gt identities of the other sequence only.
+Protocol: label-free models train on the detection crops of both image sequences, and the
+tracklet classifier also leave-one-sequence-out (trained on the other sequence only); the
+supervised baseline trains on the gt identities of the other sequence only. Every learned
+threshold is `track calibrate`'s label-free proposal on the sequences the model tracks. The oracle
+row (DeepSORT fed one exact direction per gt identity) is the ceiling that "gap closed" measures
+against: (IDF1 - motion-only's) / (oracle's - motion-only's). Re-id mAP and rank-1 score each
+descriptor on the gt crops of the sequences it tracks (appearance.scoring.reid).
 """
 from __future__ import annotations
 
@@ -17,8 +22,13 @@ import json
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from tools.bench.data_root import MOT15_ROOT
 from tools.io.atomic import atomic_write_text
@@ -26,10 +36,31 @@ from tools.io.errors import exit_status
 from tracker.nn_matching import METRICS
 
 SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
+ALL_KINDS = ("vhp-vae", "fmvae", "tracklet", "supervised")
 # What a done.json written before it recorded more than the step count was trained with.
 LEGACY_RECIPE = {"preset": "cpu", "seed": 0, "kappa2": None, "flatness": None, "loss_scale": None}
 COLUMNS = ("IDF1", "IDP", "IDR", "Rcll", "Prcn", "FAR", "MT", "PT", "ML", "FP", "FN", "IDs", "FM",
            "MOTA", "MOTP", "MOTAL", "HOTA", "DetA", "AssA")
+COUNTS = {"MT", "PT", "ML", "FP", "FN", "IDs", "FM"}
+SUMMARY = ("IDF1", "MOTA", "HOTA", "AssA", "IDs")
+
+
+@dataclass
+class Model:
+    """One training run of the table: `track train --model KIND --crops ...` with these options."""
+    name: str
+    kind: str
+    crops: list[str]
+    options: dict = field(default_factory=dict)     # TrainConfig fields beyond the shared recipe
+
+
+@dataclass
+class Row:
+    """A line of the table: tracking runs (experiment, `track run` flags, sequences) per seed."""
+    label: str
+    runs: Callable[[int], list[tuple[str, dict, tuple[str, ...]]]]
+    seeded: bool = True
+    reid: Callable[[int], list[tuple[str, tuple[str, ...]]]] | None = None   # (spec, sequences)
 
 
 def run(cmd: list[str], log: list[str], call: Callable[[], int | None]) -> None:
@@ -41,7 +72,18 @@ def run(cmd: list[str], log: list[str], call: Callable[[], int | None]) -> None:
     code = exit_status(call)
     if code != 0:
         sys.exit(f"command failed with status {code}: {line}")
-    print(f"  ({time.perf_counter() - t0:.0f} s)")
+    print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def _train_job(out: str, changes: dict, resume: bool, recipe: dict) -> tuple[str, int, float]:
+    """One model, in a worker process: train (or resume) it and mark it done."""
+    from tools.track.descriptors import train_descriptor
+
+    t0 = time.perf_counter()
+    code = exit_status(lambda: train_descriptor(out, changes, resume=resume))
+    if code == 0:
+        atomic_write_text(Path(out) / "done.json", json.dumps(recipe))
+    return out, code, time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,29 +92,41 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", default="data/appearance-table", help="crops, checkpoints and results (default: %(default)s)")
     ap.add_argument("--steps", type=int, default=800, help="training steps per model (default: %(default)s)")
     ap.add_argument("--preset", default="cpu", help="model preset (default: %(default)s)")
-    ap.add_argument("--etas", type=float, nargs="+", default=[300.0, 3000.0], help="FMVAE flatness weights")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds of every learned row (default: 0)")
+    ap.add_argument("--kinds", nargs="+", choices=ALL_KINDS, default=list(ALL_KINDS),
+                    help="learned descriptors to include (default: all)")
+    ap.add_argument("--etas", type=float, nargs="+", default=[300.0], help="FMVAE flatness weights (default: 300)")
+    ap.add_argument("--tracklet-weights", type=float, nargs="+", default=[0.0, 1.0],
+                    help="`track train --tracklet-weight` of the VAE rows, one row each (0: the paper's "
+                         "objective; default: 0 1)")
+    ap.add_argument("--tracklet-negatives", nargs="+", choices=("all", "co-occurring"), default=["all", "co-occurring"],
+                    help="`track train --tracklet-negatives` of the tracklet-classifier rows, one row each; the "
+                         "leave-one-out row uses the first (default: all co-occurring)")
+    ap.add_argument("--vae-loo", action="store_true", help="also train the VAE rows leave-one-sequence-out")
+    ap.add_argument("--no-centre", action="store_true",
+                    help="leave out the rows whose features are centred on each sequence's own mean "
+                         "(`track embed --centre`)")
     ap.add_argument("--metric", default="cosine", choices=METRICS)
-    ap.add_argument("--max-distance", type=float, help="appearance gate (default: the metric's default)")
-    ap.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
-    ap.add_argument("--loo-etas", type=float, nargs="+",
-                    help="FMVAE flatness weights of the leave-one-out models (default: --etas)")
-    ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-sequence-out models")
+    ap.add_argument("--max-distance", type=float, help="appearance gate (default: the label-free proposal)")
+    ap.add_argument("--threads", type=int, help="torch threads per training (default: torch's choice)")
+    ap.add_argument("--jobs", type=int, default=1, help="models trained at once (default: %(default)s)")
     ap.add_argument("--kappa2", type=float, help="reconstruction bound of the VAE models (default: the preset's)")
     ap.add_argument("--flatness", choices=("absolute", "relative"),
                     help="FMVAE penalty: the paper's (default) or the scale-free one")
     ap.add_argument("--loss-scale", choices=("none", "lambda"),
                     help="`track train --loss-scale` of the VAE models (default: track train's, none)")
-    ap.add_argument("--seed", type=int, default=0, help="training seed of every model (default: %(default)s)")
-    ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table.md)")
+    ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table-METRIC.md)")
     args = ap.parse_args(argv)
 
+    from appearance.crops.cache import CropSet
+    from tools.bench.oracle_appearance import write_oracle_detections
     from tools.io.sequence import find_sequence
     from tools.track.calibration import calibrate_descriptor
-    from tools.track.descriptors import cut_crops, train_descriptor
+    from tools.track.descriptors import cut_crops
+    from tools.track.embedding import embed_sequences
     from tools.track.experiment import run_experiment
     from tools.track.run_config import config_argv, resolve
 
-    loo_etas = args.etas if args.loo_etas is None else args.loo_etas
     root = Path(args.data_root)
     if not all((root / "train" / s).is_dir() or (root / s).is_dir() for s in SEQS):
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
@@ -84,141 +138,280 @@ def main(argv: list[str] | None = None) -> int:
 
     def sequences(names) -> list:
         return [find_sequence(name, root) for name in names]
-    # 1. crops: detections of each sequence (no labels) and gt identities for the supervised one
+    # 1. crops: detections of each sequence (no labels) and gt identities (supervised, re-id)
     for seq in SEQS:
         for source in ("det", "gt"):
             out = crops / f"{source}-{seq}"
             if not (out / "info.json").is_file():
                 run(["crops", "--seq", seq, *common, "--source", source, "--out", str(out)], log,
                     lambda: _done(cut_crops(sequences([seq]), out, source=source)))
-    # 2. models: (name, kind, eta, training crop folders, sequences it may be used on)
-    plans = []
+    # 2. models, per seed
     both = [str(crops / f"det-{s}") for s in SEQS]
-    plans.append(("vhp-vae", "vhp-vae", 0.0, both, SEQS))
-    for eta in args.etas:
-        plans.append((f"fmvae-eta{eta:g}", "fmvae", eta, both, SEQS))
+    plans: list[tuple[Model, tuple[str, ...], bool]] = []   # (model, sequences it tracks, leave-one-out)
+
+    def vae_models(kind: str, base: str, options: dict) -> None:
+        plans.append((Model(base, kind, both, options), SEQS, False))
+        if args.vae_loo:
+            for held_out in SEQS:
+                other = [s for s in SEQS if s != held_out][0]
+                plans.append((Model(f"{base}-not-{held_out}", kind, [str(crops / f"det-{other}")], options),
+                              (held_out,), True))
+    for w in args.tracklet_weights:
+        tag, extra = ("", {}) if w == 0 else (f"-tl{w:g}", {"tracklet_weight": w})
+        if "vhp-vae" in args.kinds:
+            vae_models("vhp-vae", f"vhp-vae{tag}", extra)
+        if "fmvae" in args.kinds:
+            for eta in args.etas:
+                vae_models("fmvae", f"fmvae-eta{eta:g}{tag}", {"eta": eta, **extra})
+    def negatives(choice: str) -> tuple[str, dict]:
+        return ("", {}) if choice == "all" else ("-cooc", {"tracklet_negatives": choice})
+    if "tracklet" in args.kinds:
+        for choice in args.tracklet_negatives:
+            tag, extra = negatives(choice)
+            plans.append((Model(f"tracklet{tag}", "tracklet", both, extra), SEQS, False))
     for held_out in SEQS:
         other = [s for s in SEQS if s != held_out][0]
-        plans.append((f"supervised-not-{held_out}", "supervised", 0.0, [str(crops / f"gt-{other}")], (held_out,)))
-        if not args.no_loo:
-            plans.append((f"vhp-vae-not-{held_out}", "vhp-vae", 0.0, [str(crops / f"det-{other}")], (held_out,)))
-            for eta in loo_etas:
-                plans.append((f"fmvae-eta{eta:g}-not-{held_out}", "fmvae", eta, [str(crops / f"det-{other}")], (held_out,)))
-    recipe = {"steps": args.steps, "preset": args.preset, "seed": args.seed, "kappa2": args.kappa2,
-              "flatness": args.flatness, "loss_scale": args.loss_scale}
-    for name, kind, eta, train_crops, _ in plans:
-        out = models / name
-        done = out / "done.json"
-        if done.is_file():
-            stored = {**LEGACY_RECIPE, **json.loads(done.read_text())}
-            differ = [k for k, v in recipe.items() if stored.get(k) != v]
-            if differ:
-                sys.exit(f"{done}: this model was trained with other {', '.join(differ)}; "
-                         f"use another --work")
-        else:
-            what = {"model": kind, "crops": train_crops}
-            changes = {**what, "preset": args.preset, "steps": args.steps, "seed": args.seed}
-            if kind != "supervised" and args.kappa2 is not None:
-                changes["kappa2"] = float(f"{args.kappa2:g}")
-            if kind != "supervised" and args.loss_scale:
-                changes["loss_scale"] = args.loss_scale
-            if kind == "fmvae":
-                changes["eta"] = float(f"{eta:g}")
-                if args.flatness:
-                    changes["flatness"] = args.flatness
+        if "tracklet" in args.kinds:
+            tag, extra = negatives(args.tracklet_negatives[0])
+            plans.append((Model(f"tracklet{tag}-not-{held_out}", "tracklet", [str(crops / f"det-{other}")], extra),
+                          (held_out,), True))
+        if "supervised" in args.kinds:
+            plans.append((Model(f"supervised-not-{held_out}", "supervised", [str(crops / f"gt-{other}")]),
+                          (held_out,), True))
+
+    def model_dir(m: Model, seed: int) -> Path:
+        return models / f"s{seed}" / m.name
+
+    jobs = []
+    for seed in args.seeds:
+        recipe = {"steps": args.steps, "preset": args.preset, "seed": seed, "kappa2": args.kappa2,
+                  "flatness": args.flatness, "loss_scale": args.loss_scale}
+        for m, _, _ in plans:
+            out = model_dir(m, seed)
+            done = out / "done.json"
+            if done.is_file():
+                stored = {**LEGACY_RECIPE, **json.loads(done.read_text())}
+                differ = [k for k, v in recipe.items() if stored.get(k) != v]
+                if differ:
+                    sys.exit(f"{done}: this model was trained with other {', '.join(differ)}; use another --work")
+                continue
+            changes = {"model": m.kind, "crops": m.crops, "preset": args.preset, "steps": args.steps, "seed": seed,
+                       **{k: float(f"{v:g}") if isinstance(v, float) else v for k, v in m.options.items()}}
+            if m.kind in ("fmvae", "vhp-vae"):
+                changes.update({k: v for k, v in (("kappa2", args.kappa2), ("loss_scale", args.loss_scale)) if v})
+            if m.kind == "fmvae" and args.flatness:
+                changes["flatness"] = args.flatness
             if args.threads:
                 changes["threads"] = args.threads
             resume = (out / "checkpoint.pt").is_file()
+            what = {"model": m.kind, "crops": m.crops}
             cmd = ["train", *_train_argv(what), "--out", str(out),
                    *_train_argv({k: v for k, v in changes.items() if k not in what})] + (["--resume"] if resume else [])
-            run(cmd, log, lambda: train_descriptor(out, changes, resume=resume))
-            atomic_write_text(done, json.dumps(recipe))
+            line = "track " + shlex.join(cmd)
+            log.append(line)
+            # the slowest kinds first, so that parallel workers finish together
+            jobs.append((("fmvae", "vhp-vae", "tracklet", "supervised").index(m.kind), line, str(out), changes,
+                         resume, recipe))
+    jobs.sort(key=lambda j: j[0])
+    if jobs:
+        print(f"training {len(jobs)} model(s), {args.jobs} at a time", flush=True)
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=get_context("spawn")) as pool:
+            futures = []
+            for _, line, out, changes, resume, recipe in jobs:
+                print(f"\n$ {line}", flush=True)
+                futures.append((line, pool.submit(_train_job, out, changes, resume, recipe)))
+            failed = []
+            for line, fut in futures:
+                out, code, seconds = fut.result()
+                print(f"  {out}: {'done' if code == 0 else f'failed with status {code}'} ({seconds:.0f} s)", flush=True)
+                if code != 0:
+                    failed.append(line)
+            if failed:
+                sys.exit("training failed: " + "; ".join(failed))
+
     # 3. tracking runs: rows of the table. A learned descriptor's threshold is proposed without
     # labels (`track calibrate` on the detections of the sequences it tracks), unless given.
-    def gate(spec: str, seqs: tuple[str, ...], name: str) -> dict:
-        """`track run` flags (by option name) of the appearance gate of `spec` on `seqs`."""
+    thresholds: dict[str, float] = {}
+
+    def embedded(spec: str, seqs: tuple[str, ...], name: str, centre: bool) -> Path:
+        """The `track embed` folder of `spec` on `seqs` (embedded once; calibrate and run read it)."""
+        folder = work / "embed" / name
+        if not all((folder / f"{s}.npy").is_file() for s in seqs):
+            run(["embed", "--seq", *seqs, *common, "--appearance", spec, "--out", str(folder), "--quiet"], log,
+                lambda: _done(embed_sequences(sequences(seqs), spec, folder, progress=False)))
+        if not centre:
+            return folder
+        out = work / "embed" / f"{name}-centred"
+        if not all((out / f"{s}.npy").is_file() for s in seqs):
+            # the files `track embed --centre` writes, made from the ones above without embedding twice
+            line = ["embed", "--seq", *seqs, *common, "--appearance", spec, "--centre", "--out", str(out), "--quiet"]
+            run(line, log, lambda: _done(_centre_files(folder, out, seqs)))
+        return out
+
+    def gate(folder: Path, seqs: tuple[str, ...], name: str) -> dict:
+        """`track run` flags (by option name) of the appearance gate of the features in `folder`."""
         flags = {"metric": args.metric}
         if args.max_distance is not None:
             return {**flags, "max_distance": args.max_distance}
         report = work / "calibration" / f"{name}-{args.metric}.json"
         if not report.is_file():
+            detections = {s: folder / f"{s}.npy" for s in seqs}
+
             def calibrate() -> int:
-                cal = calibrate_descriptor(sequences(seqs), spec, metric=args.metric, json_path=report,
-                                           progress=False)
+                cal = calibrate_descriptor(sequences(seqs), None, detections=detections, features_from=str(folder),
+                                           metric=args.metric, json_path=report, progress=False)
                 return 1 if cal.label_free.proposal is None else 0
 
-            run(["calibrate", "--seq", *seqs, *common, "--appearance", spec, "--metric", args.metric,
+            run(["calibrate", "--seq", *seqs, *common, "--detections", str(folder), "--metric", args.metric,
                  "--json", str(report), "--quiet"], log, calibrate)
         proposal = json.loads(report.read_text())["label-free"]["proposals"][0]["threshold"]
         thresholds[name] = proposal
         return {**flags, "max_distance": float(f"{proposal:.6g}")}
 
-    thresholds: dict[str, float] = {}
-    rows: list[tuple[str, list[tuple]]] = [
-        ("SORT", [("sort", {"tracker": "sort"})]),
-        ("DeepSORT motion-only", [("motion", {"appearance": "none"})]),
-        ("DeepSORT + hist", [("hist", {"appearance": "hist", **gate("hist", SEQS, "hist")})]),
-    ]
+    def tracked(spec: str, seqs: tuple[str, ...], name: str, centre: bool) -> tuple[str, dict, tuple[str, ...]]:
+        """One tracking run of `spec`: (experiment, `track run` flags, sequences)."""
+        name = f"{name}-centred" if centre else name
+        folder = embedded(spec, seqs, name.removesuffix("-centred"), centre)
+        return name, {"detections": str(folder), **gate(folder, seqs, name)}, seqs
 
-    def learned(label: str, name: str, kind: str, loo: bool) -> None:
-        if loo:
-            runs = []
-            for s in SEQS:
-                spec = f"{kind}:{models / f'{name}-not-{s}' / 'checkpoint.pt'}"
-                runs.append((f"{name}-loo-{s}", {"appearance": spec, **gate(spec, (s,), f"{name}-not-{s}")}, (s,)))
-            rows.append((label, runs))
-        else:
-            spec = f"{kind}:{models / name / 'checkpoint.pt'}"
-            rows.append((label, [(name, {"appearance": spec, **gate(spec, SEQS, name)})]))
+    oracle = work / "oracle"
+    rows = [Row("SORT", lambda s: [("sort", {"tracker": "sort"}, SEQS)], seeded=False),
+            Row("DeepSORT motion-only", lambda s: [("motion", {"appearance": "none"}, SEQS)], seeded=False),
+            Row("DeepSORT + hist", lambda s: [tracked("hist", SEQS, "hist", False)], seeded=False,
+                reid=lambda s: [("hist", SEQS)]),
+            Row("DeepSORT + identity oracle (ceiling)",
+                lambda s: [("oracle", {"detections": str(oracle)}, SEQS)], seeded=False)]
+    labels = {"vhp-vae": "VHP-VAE", "fmvae": "FMVAE", "tracklet": "tracklet classifier",
+              "supervised": "supervised (other sequence's gt)"}
+    grouped: dict[str, list[tuple[Model, tuple[str, ...]]]] = {}
+    for m, seqs, loo in plans:
+        base = m.name.split("-not-")[0] if loo else m.name
+        grouped.setdefault(base + (" (leave-one-out)" if loo and m.kind != "supervised" else ""), []).append((m, seqs))
+    for key, members in grouped.items():
+        m0 = members[0][0]
+        label = f"DeepSORT + {labels[m0.kind]}"
+        if m0.kind == "fmvae":
+            label += f" eta={m0.options['eta']:g}"
+        if m0.options.get("tracklet_weight"):
+            label += f" + tracklets (weight {m0.options['tracklet_weight']:g})"
+        if m0.options.get("tracklet_negatives"):
+            label += f", {m0.options['tracklet_negatives']} negatives"
+        if key.endswith("(leave-one-out)"):
+            label += " (leave-one-out)"
 
-    learned("DeepSORT + VHP-VAE", "vhp-vae", "vhp-vae", False)
-    for eta in args.etas:
-        learned(f"DeepSORT + FMVAE eta={eta:g}", f"fmvae-eta{eta:g}", "fmvae", False)
-    if not args.no_loo:
-        learned("DeepSORT + VHP-VAE (leave-one-out)", "vhp-vae", "vhp-vae", True)
-        for eta in loo_etas:
-            learned(f"DeepSORT + FMVAE eta={eta:g} (leave-one-out)", f"fmvae-eta{eta:g}", "fmvae", True)
-    sup_runs = []
-    for s in SEQS:
-        spec = f"supervised:{models / f'supervised-not-{s}' / 'checkpoint.pt'}"
-        sup_runs.append((f"supervised-{s}", {"appearance": spec, **gate(spec, (s,), f"supervised-not-{s}")}, (s,)))
-    rows.append(("DeepSORT + supervised (other sequence's gt)", sup_runs))
-    table = []
-    for label, runs in rows:
-        exp_names = []
-        for entry in runs:
-            exp, flags = entry[0], entry[1]
-            seqs = entry[2] if len(entry) > 2 else SEQS
-            exp_names.append(exp)
-            run(["run", "--seq", *seqs, *common, *config_argv(flags), "--experiment", exp, "--results-root",
-                 str(results), "--quiet", "--no-eval"], log,
-                lambda: _done(run_experiment(sequences(seqs), resolve(None, flags), results / exp, evaluate=False,
-                                             progress=False)))
-        table.append((label, exp_names))
-    # 4. evaluation: every row over both sequences combined (split runs are merged into one folder)
+        def reid(seed: int, members=members) -> list:
+            return [(f"{m.kind}:{model_dir(m, seed) / 'checkpoint.pt'}", seqs) for m, seqs in members]
+        for centre in (False,) if args.no_centre else (False, True):
+            def runs(seed: int, members=members, centre=centre) -> list:
+                return [tracked(f"{m.kind}:{model_dir(m, seed) / 'checkpoint.pt'}", seqs, f"s{seed}-{m.name}", centre)
+                        for m, seqs in members]
+            rows.append(Row(label + (", centred" if centre else ""), runs, reid=None if centre else reid))
+
     from tools.eval.evaluation import evaluate
 
     gt_root = root / "train" if (root / "train").is_dir() else root
-    lines = ["| tracker | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
-    summary = {}
-    for label, exps in table:
-        merged = results / "combined" / exps[0] / "data"
-        merged.mkdir(parents=True, exist_ok=True)
-        for exp in exps:
-            for f in (results / exp / "data").glob("*.txt"):
-                atomic_write_text(merged / f.name, f.read_text())
-        s = evaluate(merged, gt_root, seqs=list(SEQS))["COMBINED"]
-        summary[label] = s
-        lines.append(f"| {label} | " + " | ".join(_fmt(c, s[c]) for c in COLUMNS) + " |")
-    text = "\n".join(lines) + "\n"
+    if not (oracle / f"{SEQS[0]}.npy").is_file():
+        write_oracle_detections(sequences(SEQS), oracle)
+    gt_crops = {s: CropSet.load(crops / f"gt-{s}") for s in SEQS}
+    per_seed: dict[str, list[dict]] = {}
+    for row in rows:
+        for seed in (args.seeds if row.seeded else [None]):
+            exps = []
+            for exp, flags, seqs in row.runs(seed):
+                exps.append(exp)
+                if not (results / exp / "done").is_file():
+                    detections = flags.pop("detections", None)
+                    run(["run", "--seq", *seqs, *common, *config_argv(flags),
+                         *(["--detections", detections] if detections else []), "--experiment", exp,
+                         "--results-root", str(results), "--quiet", "--no-eval"], log,
+                        lambda: _done(run_experiment(
+                            sequences(seqs), resolve(None, flags), results / exp, evaluate=False, progress=False,
+                            detections={s: Path(detections) / f"{s}.npy" for s in seqs} if detections else None)))
+                    atomic_write_text(results / exp / "done", "")
+            merged = results / "combined" / exps[0] / "data"
+            merged.mkdir(parents=True, exist_ok=True)
+            for exp in exps:
+                for f in (results / exp / "data").glob("*.txt"):
+                    atomic_write_text(merged / f.name, f.read_text())
+            scores = {c: float(v) for c, v in evaluate(merged, gt_root, seqs=list(SEQS))["COMBINED"].items()
+                      if c in COLUMNS}
+            if row.reid is not None:
+                scores.update(_reid(row.reid(seed), gt_crops, args.metric))
+            per_seed.setdefault(row.label, []).append(scores)
+    motion = per_seed["DeepSORT motion-only"][0]["IDF1"]
+    ceiling = per_seed["DeepSORT + identity oracle (ceiling)"][0]["IDF1"]
+    for values in per_seed.values():
+        for v in values:
+            v["gap"] = 100 * (v["IDF1"] - motion) / (ceiling - motion)
+    text = _tables(per_seed, args)
     print("\n" + text)
     out = Path(args.out) if args.out else work / f"table-{args.metric}.md"
     atomic_write_text(out, text)
-    atomic_write_text(work / f"table-{args.metric}.json", json.dumps({"summary": summary, "thresholds": thresholds,
-                                                       "commands": log}, indent=2))
+    atomic_write_text(work / f"table-{args.metric}.json", json.dumps(
+        {"per_seed": per_seed, "seeds": args.seeds, "thresholds": thresholds, "commands": log}, indent=2))
     atomic_write_text(work / f"commands-{args.metric}.sh", "\n".join(log) + "\n")
     print(f"wrote {out}, {work / f'table-{args.metric}.json'} and {work / f'commands-{args.metric}.sh'}")
     return 0
+
+
+def _centre_files(src: Path, out: Path, seqs) -> None:
+    """out/<seq>.npy: the detections of src/<seq>.npy with their features centred on the sequence's
+    own mean, as `track embed --centre` writes them; embed.json says so."""
+    from tools.io.motformat import read_npy_detections, write_npy_detections
+
+    for s in seqs:
+        rows = read_npy_detections(src / f"{s}.npy")
+        feats = rows.feature - rows.feature.mean(axis=0, dtype=np.float64).astype(np.float32)
+        write_npy_detections(out / f"{s}.npy", rows.data[:, :10], feats)
+    record = json.loads((src / "embed.json").read_text())
+    atomic_write_text(out / "embed.json", json.dumps({**record, "centre": True}, indent=2) + "\n")
+
+
+def _reid(specs: list[tuple[str, tuple[str, ...]]], gt_crops: dict, metric: str) -> dict:
+    """Re-id mAP and rank-1 (percent) of each (descriptor, sequences) pair, queries pooled."""
+    from appearance.descriptors.registry import create
+    from appearance.scoring.reid import embed_crops, evaluate_reid
+
+    aps, firsts = [], []
+    for spec, seqs in specs:
+        desc = create(spec)
+        for s in seqs:
+            cs = gt_crops[s]
+            r = evaluate_reid(embed_crops(desc, np.array(cs.crops)), cs.gt_id, cs.frame, None, metric)
+            aps.append(r.per_query_ap)
+            firsts.append(np.full(r.queries, r.rank1))
+    ap, r1 = np.concatenate(aps), np.concatenate(firsts)
+    return {"mAP": 100 * float(ap.mean()), "R1": 100 * float(r1.mean())}
+
+
+def _tables(per_seed: dict[str, list[dict]], args) -> str:
+    """The summary (mean ± sample sd over seeds) and the full table of seed means, in Markdown."""
+    n = len(args.seeds)
+    head = ["tracker", "seeds", *SUMMARY, "IDF1 range", "gap closed %", "re-id mAP", "rank-1"]
+    lines = [f"Seeds {' '.join(map(str, args.seeds))}; {args.steps} steps, preset {args.preset}, metric "
+             f"{args.metric}; a learned row is the mean ± sample sd over the seeds.", "",
+             "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for label, values in per_seed.items():
+        cells = [label, str(len(values))]
+        for c in (*SUMMARY, "IDF1 range", "gap", "mAP", "R1"):
+            if c == "IDF1 range":
+                xs = [v["IDF1"] for v in values]
+                cells.append(f"{min(xs):.1f}-{max(xs):.1f}" if len(xs) > 1 else "")
+                continue
+            xs = np.array([v[c] for v in values if c in v])
+            if not len(xs):
+                cells.append("")
+                continue
+            text = f"{xs.mean():.0f}" if c in COUNTS else f"{xs.mean():.1f}"
+            if len(xs) > 1:
+                text += f" ± {xs.std(ddof=1):.0f}" if c in COUNTS else f" ± {xs.std(ddof=1):.1f}"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"All columns, mean over {n} seed(s) for the learned rows:", "",
+              "| tracker | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for label, values in per_seed.items():
+        lines.append(f"| {label} | " + " | ".join(_fmt(c, float(np.mean([v[c] for v in values]))) for c in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _done(_result) -> int:
@@ -236,11 +429,8 @@ def _train_argv(changes: dict) -> list[str]:
     return out
 
 
-COUNTS = {"MT", "PT", "ML", "FP", "FN", "IDs", "FM"}
-
-
 def _fmt(column: str, v: float) -> str:
-    return f"{int(v)}" if column in COUNTS else (f"{v:.2f}" if column == "FAR" else f"{v:.1f}")
+    return f"{v:.0f}" if column in COUNTS else (f"{v:.2f}" if column == "FAR" else f"{v:.1f}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,21 @@ def oracle_features(ids: np.ndarray, noise: float, rng: np.random.Generator) -> 
     return f.astype(np.float32)
 
 
+def write_oracle_detections(seqs, folder: Path, noise: float = 0.0, seed: int = 0) -> dict[str, Path]:
+    """Write folder/<seq>.npy: each sequence's detections with oracle features; returns the files."""
+    from tools.io.ground_truth import match_gt_ids
+    from tools.io.motformat import write_npy_detections
+
+    rng = np.random.default_rng(seed)
+    files = {}
+    for s in seqs:
+        rows = s.detections().data
+        ids = match_gt_ids(rows[:, 0], rows[:, 2:6], s.ground_truth())
+        files[s.name] = Path(folder) / f"{s.name}.npy"
+        write_npy_detections(files[s.name], rows[:, :10], oracle_features(ids, noise, rng))
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", type=Path, default=DEFAULT_DATA, help="default: %(default)s")
@@ -51,10 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from tools.io.ground_truth import match_gt_ids
     from tools.io.errors import InputError
     from tools.eval.evaluation import evaluate
-    from tools.io.motformat import write_npy_detections
     from tools.io.sequence import find_sequence
     from tools.track.experiment import run_experiment
     from tools.track.run_config import resolve
@@ -67,20 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     if not all(s.has_gt for s in seqs):
         print("skipped: the sequences need gt")
         return 0
-    rows = {s.name: s.detections().data for s in seqs}
-    ids = {s.name: match_gt_ids(rows[s.name][:, 0], rows[s.name][:, 2:6], s.ground_truth()) for s in seqs}
     gt_root = seqs[0].root.parent
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         # (label, tracker flags, detection files): `track run --appearance none` or `--detections FOLDER`
         runs = [("motion only", {"appearance": "none"}, None)]
         for noise in args.noise:
-            folder = work / f"noise-{noise:g}"
-            rng = np.random.default_rng(args.seed)
-            for s in seqs:
-                write_npy_detections(folder / f"{s.name}.npy", rows[s.name][:, :10],
-                                     oracle_features(ids[s.name], noise, rng))
-            runs.append((f"oracle, noise {noise:g}", {}, {s.name: folder / f"{s.name}.npy" for s in seqs}))
+            files = write_oracle_detections(seqs, work / f"noise-{noise:g}", noise, args.seed)
+            runs.append((f"oracle, noise {noise:g}", {}, files))
         print(f"DeepSORT (paper settings) on {', '.join(s.name for s in seqs)}, combined")
         print("| features | IDF1 | MOTA | HOTA | AssA | IDs | FM |")
         print("|---|---|---|---|---|---|---|")

@@ -29,6 +29,9 @@ def register(sub) -> None:
     how.add_argument("--appearance", required=True, metavar="SPEC",
                      help="descriptor: hist, fmvae:CHECKPOINT, supervised:CHECKPOINT, or a registered name[:ARG]")
     how.add_argument("--out", required=True, type=Path, help="folder for <seq>.npy files and embed.json")
+    how.add_argument("--centre", action="store_true",
+                     help="subtract each sequence's mean feature (label-free, fitted on the detections "
+                          "embedded); sharpens cosine distance for descriptors whose features share an offset")
     how.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -38,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     seqs = select_sequences(args)
     done = embed_sequences(seqs, args.appearance, args.out, detection_paths(args, seqs), args.min_confidence,
-                           progress=not args.quiet, command=getattr(args, "command_line", None))
+                           progress=not args.quiet, command=getattr(args, "command_line", None),
+                           centre=args.centre)
     print(f"track with: track run --detections {args.out} --metric {done.record['metric']} ...")
     return 0

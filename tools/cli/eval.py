@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from tools.io.errors import InputError
+from tools.io.folders import check_output_folder
 from tools.eval.evaluation import BENCHMARKS, evaluate, format_table, infer_benchmark, write_summary
 
 
@@ -57,13 +58,17 @@ def default_output_dir(results: str | Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = evaluate(args.results, args.gt_root, benchmark=args.benchmark, seqs=args.seqs)
-    sequences = [name for name in summary if name != "COMBINED"]
-    bench = args.benchmark or infer_benchmark(sequences)
     out_dir = default_output_dir(args.results)
     json_path = Path(args.json) if args.json else out_dir / "summary.json"
     csv_path = Path(args.csv) if args.csv else out_dir / "summary.csv"
     md_path = Path(getattr(args, "md", None) or out_dir / "summary.md")
+    for flag, path in (("--json", json_path), ("--csv", csv_path), ("--md", md_path)):
+        if path.is_dir():
+            raise InputError(path, f"{flag} names a folder; give a file name")
+        check_output_folder(path.parent, f"{flag}'s folder")   # before the evaluation, not after
+    summary = evaluate(args.results, args.gt_root, benchmark=args.benchmark, seqs=args.seqs)
+    sequences = [name for name in summary if name != "COMBINED"]
+    bench = args.benchmark or infer_benchmark(sequences)
     print(f"TrackEval, {bench} rules, {len(sequences)} sequence(s)")
     print(format_table(summary), end="")
     for key, path in (("json_path", json_path), ("csv_path", csv_path), ("md_path", md_path)):

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from appearance.model.kinds import KINDS
 
+# The choices below repeat appearance.training.config's PRESETS, LOSS_SCALES and FLATNESS_KINDS
+# and appearance.model.vae's ARCHITECTURES: those modules import torch, which `track --help`
+# should not wait for. tests/appearance/test_shared_definitions.py keeps them equal.
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -70,8 +74,12 @@ def register(subparsers) -> None:
                           "same seed would, then add it (default 0: from the first step)")
     trk = p.add_argument_group("tracklet pseudo-identities (tracklet; fmvae / vhp-vae with --tracklet-weight)")
     trk.add_argument("--tracklet-weight", type=float, metavar="W",
-                     help="fmvae / vhp-vae: weight of a cosine-softmax term on the posterior means over "
-                          "tracklet identities (default 0: the paper's objective exactly)")
+                     help="fmvae / vhp-vae: weight, relative to the reconstruction constraint's lambda, of a "
+                          "cosine-softmax term on the posterior means over tracklet identities "
+                          "(0: the paper's objective exactly)")
+    trk.add_argument("--tracklet-negatives", choices=("all", "co-occurring"),
+                     help="what a crop's softmax competes against: every tracklet, or only those seen while "
+                          "its own was (the rest may be the same person after an occlusion; default: all)")
     trk.add_argument("--link-iou", type=float, metavar="T",
                      help="link a detection to the previous frame's box at this IoU or more (default 0.5)")
     trk.add_argument("--ambiguity-iou", type=float, metavar="T",
@@ -116,6 +124,7 @@ def _changes(args: argparse.Namespace) -> dict:
         "flat_start": args.flat_start,
         "tracklet_weight": args.tracklet_weight, "link_iou": args.link_iou,
         "ambiguity_iou": args.ambiguity_iou, "min_tracklet": args.min_tracklet, "max_gap": args.max_gap,
+        "tracklet_negatives": args.tracklet_negatives,
         "seed": args.seed, "flip": args.flip,
         "encoder_weights": None if args.encoder_weights is None else str(args.encoder_weights),
         "model_overrides": overrides or None,

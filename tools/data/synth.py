@@ -17,14 +17,12 @@ synth_render.py (drawing frames); this module writes sequences and streams rows.
 from __future__ import annotations
 
 import dataclasses
-import io
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
-from tools.io.atomic import atomic_write_text
-from tools.io.motformat import SeqInfo, write_seqinfo
+from tools.io.motformat import SeqInfo, write_mot, write_seqinfo
 from tools.data.synth_config import SynthConfig
 from tools.data.synth_render import Painter
 from tools.data.synth_world import World
@@ -32,18 +30,10 @@ from tools.data.synth_world import World
 __all__ = ["SynthConfig", "make_dataset", "make_sequence", "sequence_seed", "synth_stream"]
 
 
-def _format_det(rows: np.ndarray) -> str:
-    out = io.StringIO()
-    for r in rows:
-        out.write("%d,-1,%.2f,%.2f,%.2f,%.2f,%.4f,-1,-1,-1\n" % (r[0], r[2], r[3], r[4], r[5], r[6]))
-    return out.getvalue()
-
-
-def _format_gt(rows: np.ndarray) -> str:
-    out = io.StringIO()
-    for r in rows:
-        out.write("%d,%d,%.2f,%.2f,%.2f,%.2f,1,1,%.4f\n" % (r[0], r[1], r[2], r[3], r[4], r[5], r[8]))
-    return out.getvalue()
+# Rows as the synthetic data's det.txt and gt.txt hold them (the detector's id column is -1; gt
+# rows are consider-flag 1, class 1, then visibility).
+SYNTH_DET_ROW = "%d,-1,%.2f,%.2f,%.2f,%.2f,%.4f,-1,-1,-1\n"
+SYNTH_GT_ROW = "%d,%d,%.2f,%.2f,%.2f,%.2f,1,1,%.4f\n"
 
 
 def make_sequence(out_root: Path, name: str, config: SynthConfig,
@@ -75,8 +65,8 @@ def make_sequence(out_root: Path, name: str, config: SynthConfig,
         gt_rows.append(fr.gt)
         if on_frame is not None:
             on_frame(fr.frame)
-    atomic_write_text(root / "det" / "det.txt", _format_det(np.concatenate(det_rows)))
-    atomic_write_text(root / "gt" / "gt.txt", _format_gt(np.concatenate(gt_rows)))
+    write_mot(root / "det" / "det.txt", np.concatenate(det_rows), SYNTH_DET_ROW, [0, 2, 3, 4, 5, 6])
+    write_mot(root / "gt" / "gt.txt", np.concatenate(gt_rows), SYNTH_GT_ROW, [0, 1, 2, 3, 4, 5, 8])
     write_seqinfo(root / "seqinfo.ini", SeqInfo(name, config.frame_rate, config.frames,
                                                 config.width, config.height))
     return root

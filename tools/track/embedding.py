@@ -98,13 +98,19 @@ def embed_rows(seq: Sequence, descriptor: Descriptor, rows: MotRows | np.ndarray
 
 def embed_sequence(seq: Sequence, descriptor: Descriptor, out_path: str | Path,
                    detections: str | Path | None = None, min_confidence: float = 0.0,
-                   progress: bool = True) -> EmbedResult:
+                   progress: bool = True, centre: bool = False) -> EmbedResult:
     """Write out_path: the sequence's detections (confidence >= min_confidence, file order kept)
-    with the descriptor's feature of each box appended, atomically."""
+    with the descriptor's feature of each box appended, atomically.
+
+    centre: subtract the mean feature of these detections, a label-free fit on the sequence being
+    tracked that removes what every box shares (scene colour, the encoder's offset) before the
+    cosine distance compares directions."""
     t0 = time.perf_counter()
     rows = seq.detections(detections)
     data = rows.data[rows.data[:, 6] >= min_confidence]
     feats = embed_rows(seq, descriptor, data, progress)
+    if centre and len(feats):
+        feats = feats - feats.mean(axis=0, dtype=np.float64).astype(np.float32)
     out_path = Path(out_path)
     write_npy_detections(out_path, data, feats)
     return EmbedResult(seq.name, out_path, len(data), descriptor.dim, time.perf_counter() - t0)
@@ -112,7 +118,7 @@ def embed_sequence(seq: Sequence, descriptor: Descriptor, out_path: str | Path,
 
 def embed_sequences(seqs: list[Sequence], appearance: str, out: str | Path,
                     detections: dict[str, Path | None] | None = None, min_confidence: float = 0.0,
-                    progress: bool = True, command: list[str] | None = None) -> EmbedRun:
+                    progress: bool = True, command: list[str] | None = None, centre: bool = False) -> EmbedRun:
     """Write OUT/<seq>.npy for every sequence (one line printed each) and OUT/embed.json.
 
     embed.json says what made the features (the .npy cannot), so a later run uses the same
@@ -126,16 +132,16 @@ def embed_sequences(seqs: list[Sequence], appearance: str, out: str | Path,
     results = []
     for seq in seqs:
         res = embed_sequence(seq, descriptor, out / f"{seq.name}.npy", detections.get(seq.name),
-                             min_confidence, progress=progress)
+                             min_confidence, progress=progress, centre=centre)
         rate = res.rows / res.seconds if res.seconds > 0 else float("inf")
         print(f"{res.name}: {res.rows} detections x {res.dim}-D, {rate:,.0f} boxes/s -> {res.path}")
         results.append(res)
     record = {"command": command, "appearance": appearance,
               "metric": descriptor.metric, "dim": descriptor.dim, "min_confidence": min_confidence,
-              "sequences": {r.name: r.rows for r in results}}
+              "centre": centre, "sequences": {r.name: r.rows for r in results}}
     record_path = out / "embed.json"
     previous = read_record(record_path)
-    same = ("appearance", "metric", "dim", "min_confidence")
+    same = ("appearance", "metric", "dim", "min_confidence", "centre")
     if previous and all(previous.get(k) == record[k] for k in same):
         # more sequences embedded into the same folder with the same settings: keep the earlier ones
         record["sequences"] = {**previous.get("sequences", {}), **record["sequences"]}

@@ -56,6 +56,7 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("deepsort", "max_distance"): (lambda v: v >= 0, "at least 0"),
     ("deepsort", "max_iou_distance"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("deepsort", "gating_threshold"): (lambda v: v > 0, "positive"),
+    ("deepsort", "motion_weight"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("sort", "max_age"): (lambda v: v >= 0, "at least 0"),
     ("sort", "min_hits"): (lambda v: v >= 0, "at least 0"),
     ("sort", "iou_threshold"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
@@ -76,6 +77,7 @@ FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "n_init": (("deepsort", "n_init"),),
     "max_iou_distance": (("deepsort", "max_iou_distance"),),
     "gating_threshold": (("deepsort", "gating_threshold"),),
+    "motion_weight": (("deepsort", "motion_weight"),),
     "min_confidence": (("filter", "min_confidence"),),
     "min_height": (("filter", "min_height"),),
     "nms_max_overlap": (("filter", "nms_max_overlap"),),
@@ -375,6 +377,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
                      help=f"DeepSORT IoU stage gate (default: {d.max_iou_distance})")
     how.add_argument("--gating-threshold", type=float,
                      help=f"DeepSORT Mahalanobis gate (default: {d.gating_threshold:.4f}, chi-square 0.95, 4 dof)")
+    how.add_argument("--motion-weight", type=float, metavar="LAMBDA",
+                     help="DeepSORT fused cost (Wojke et al. eq. 5): LAMBDA x squared Mahalanobis + (1 - LAMBDA) x "
+                          f"appearance in the cascade (default: {d.motion_weight:g}, appearance alone)")
     how.add_argument("--min-confidence", type=float,
                      help=f"DeepSORT: drop weaker detections (default: {f.min_confidence})")
     how.add_argument("--min-height", type=float, help=f"DeepSORT: drop shorter boxes (default: {f.min_height})")
