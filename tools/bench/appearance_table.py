@@ -358,11 +358,11 @@ def _centre_files(src: Path, out: Path, seqs) -> None:
     """out/<seq>.npy: the detections of src/<seq>.npy with their features centred on the sequence's
     own mean, as `track embed --centre` writes them; embed.json says so."""
     from tools.io.motformat import read_npy_detections, write_npy_detections
+    from tools.track.embedding import centre_features
 
     for s in seqs:
         rows = read_npy_detections(src / f"{s}.npy")
-        feats = rows.feature - rows.feature.mean(axis=0, dtype=np.float64).astype(np.float32)
-        write_npy_detections(out / f"{s}.npy", rows.data[:, :10], feats)
+        write_npy_detections(out / f"{s}.npy", rows.data[:, :10], centre_features(rows.feature))
     record = json.loads((src / "embed.json").read_text())
     atomic_write_text(out / "embed.json", json.dumps({**record, "centre": True}, indent=2) + "\n")
 

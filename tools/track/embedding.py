@@ -96,6 +96,11 @@ def embed_rows(seq: Sequence, descriptor: Descriptor, rows: MotRows | np.ndarray
     return out
 
 
+def centre_features(feats: np.ndarray) -> np.ndarray:
+    """Features minus their mean (computed in float64): what `track embed --centre` writes."""
+    return feats - feats.mean(axis=0, dtype=np.float64).astype(np.float32) if len(feats) else feats
+
+
 def embed_sequence(seq: Sequence, descriptor: Descriptor, out_path: str | Path,
                    detections: str | Path | None = None, min_confidence: float = 0.0,
                    progress: bool = True, centre: bool = False) -> EmbedResult:
@@ -109,8 +114,8 @@ def embed_sequence(seq: Sequence, descriptor: Descriptor, out_path: str | Path,
     rows = seq.detections(detections)
     data = rows.data[rows.data[:, 6] >= min_confidence]
     feats = embed_rows(seq, descriptor, data, progress)
-    if centre and len(feats):
-        feats = feats - feats.mean(axis=0, dtype=np.float64).astype(np.float32)
+    if centre:
+        feats = centre_features(feats)
     out_path = Path(out_path)
     write_npy_detections(out_path, data, feats)
     return EmbedResult(seq.name, out_path, len(data), descriptor.dim, time.perf_counter() - t0)
