@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker import kalman_filter as kf
+from tracker.camera_motion import XYAH_SIZES, warp_states
 from tracker.detections import Detections
 from tracker.iou import iou_tlwh
 from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_matching
@@ -90,6 +91,12 @@ class DeepSort:
         hits): for drawing them faintly; update() and the results leave them out."""
         show = np.flatnonzero((self.state == TENTATIVE) & (self.time_since_update == 0))
         return list(zip(self.ids[show].tolist(), self.tlwh(show)))
+
+    def apply_camera_motion(self, warp: np.ndarray) -> None:
+        """Move every track by the camera's (2, 3) affine warp from the last frame to this one;
+        call before update()."""
+        if len(self.ids):
+            self.mean, self.cov = warp_states(self.mean, self.cov, warp, XYAH_SIZES)
 
     def tlwh(self, idx: np.ndarray) -> np.ndarray:
         m = self.mean[idx, :4].copy()

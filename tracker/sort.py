@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from tracker.camera_motion import XYSR_SIZES, warp_states
 from tracker.detections import Detections
 from tracker.iou import iou_tlbr
 
@@ -113,6 +114,12 @@ class Sort:
         tlwh = x_to_tlbr(self.x[idx])
         tlwh[:, 2:] -= tlwh[:, :2]
         return list(zip(self.ids[idx].tolist(), tlwh))
+
+    def apply_camera_motion(self, warp: np.ndarray) -> None:
+        """Move every track by the camera's (2, 3) affine warp from the last frame to this one;
+        call before update()."""
+        if len(self.ids):
+            self.x, self.P = warp_states(self.x, self.P, warp, XYSR_SIZES)
 
     def _step(self, dets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.params

@@ -86,10 +86,11 @@ def test_demo_without_training_runs_to_a_report_and_reuses_it(tmp_path, capsys):
             "--people", "3", "--no-train", "--quiet"]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "[1/5] make synthetic sequences" in printed and "[5/5] write the report" in printed
+    assert "[1/7] make synthetic sequences" in printed and "[7/7] write the report" in printed
     manifest = json.loads((out / "report.json").read_text())
-    assert [r["name"] for r in manifest["runs"]] == ["sort", "deepsort-motion", "deepsort-hist"]
-    for run in ("sort", "deepsort-motion", "deepsort-hist"):
+    runs = ["sort", "deepsort-motion", "bytetrack", "ocsort", "deepsort-hist"]
+    assert [r["name"] for r in manifest["runs"]] == runs
+    for run in runs:
         assert set(_summary(out, run)) == {"SYNTH-01", "COMBINED"}
     html = (out / "report.html").read_text()
     assert "DeepSORT + colour histogram" in html and 'id="chart-bars"' in html
@@ -97,7 +98,7 @@ def test_demo_without_training_runs_to_a_report_and_reuses_it(tmp_path, capsys):
     assert "next steps:" in printed and "track data fetch MOT16" in printed   # what to do now
     assert main(args) == 0
     again = capsys.readouterr().out
-    assert again.count("reused") == 4              # every stage but the report itself
+    assert again.count("reused") == 6              # every stage but the report itself
 
 
 def _check_commands(manifest: dict) -> None:

@@ -13,7 +13,7 @@ from tools.cli import build_parser, main
 from tools.cli.run import build_config
 from tools.track.run_config import DEFAULT_MAX_DISTANCE, load_config, resolve, to_toml
 from tools.io.errors import InputError
-from tools.track.runner import RunConfig
+from tools.track.runner import TRACKERS, RunConfig
 from tracker import DeepSortParams, DetectionFilter, SortParams
 
 
@@ -64,7 +64,7 @@ _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
 @settings(max_examples=60, deadline=None)
-@given(tracker=st.sampled_from(["sort", "deepsort"]),
+@given(tracker=st.sampled_from(TRACKERS),
        appearance=st.one_of(st.none(), st.sampled_from(["none", "hist", "fmvae:a b/c.pt"]), _text),
        sort=st.builds(SortParams, st.integers(0, 10 ** 6), st.integers(0, 50), _floats),
        deep=st.builds(DeepSortParams, st.floats(0, 1e6, allow_nan=False), st.sampled_from(["cosine", "euclidean"]),
@@ -77,7 +77,8 @@ _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 def test_toml_written_by_config_show_reads_back_to_the_same_config(tracker, appearance, sort, deep, filt, options):
     if appearance == "auto":
         appearance = None  # the file's word for "unset"
-    cfg = RunConfig(tracker, appearance, sort, deep, filt, options)
+    cfg = RunConfig(tracker=tracker, appearance=appearance, sort=sort, deepsort=deep, filter=filt,
+                    descriptor=options)
     assert resolve(_load_text(to_toml(cfg))) == cfg
 
 

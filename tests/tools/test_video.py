@@ -98,13 +98,11 @@ def test_video_with_npy_detections_and_deepsort(clip, tmp_path):
     assert len(read_all(res / "ds" / "video" / "walk.mp4")) == N
 
 
-@pytest.mark.parametrize("case", ["no-detections", "with-seq", "not-a-video", "missing", "late-frames"])
+@pytest.mark.parametrize("case", ["with-seq", "not-a-video", "missing", "late-frames"])
 def test_video_bad_input_is_one_line_and_exit_2(case, clip, tmp_path, capsys):
     video, det = clip
     args = ["run", "--video", str(video), "--detections", str(det), "--results-root", str(tmp_path / "r"), "--quiet"]
-    if case == "no-detections":
-        args = args[:3] + args[5:]
-    elif case == "with-seq":
+    if case == "with-seq":
         args += ["--seq", "X"]
     elif case == "not-a-video":
         bogus = tmp_path / "notes.avi"
@@ -118,7 +116,7 @@ def test_video_bad_input_is_one_line_and_exit_2(case, clip, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("track: error:")
-    expected = {"no-detections": "--video needs --detections", "with-seq": "one of --seq",
+    expected = {"with-seq": "one of --seq",
                 "not-a-video": "notes.avi", "missing": "video not found",
                 "late-frames": f"beyond the sequence length {N}"}[case]
     assert expected in err[0]

@@ -13,7 +13,7 @@ from tools.io.errors import InputError
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "demo", help="make data, train two descriptors, track with five trackers, write a report",
+        "demo", help="make data, train two descriptors, track with seven trackers, write a report",
         description="Without --data: make synthetic sequences (`track synth`), cut their detection "
                     "crops, train the cpu-preset VHP-FMVAE and a VHP-VAE on them, pick each "
                     "descriptor's threshold without labels (`track calibrate`), track with SORT, "

@@ -18,7 +18,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from tools.io.errors import exit_status
 
 # Sub-commands in the order `track --help` lists them; each module has register(subparsers).
-COMMANDS = ("run", "eval", "synth", "data", "crops", "embed", "calibrate", "train", "export", "config",
+COMMANDS = ("run", "detect", "eval", "synth", "data", "crops", "embed", "calibrate", "train", "export", "config",
             "pendulum", "geometry", "demo", "report")
 
 

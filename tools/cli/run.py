@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tools.cli.detect import add_detector_arguments, open_detector_from_args, sequences_with_frames
 from tools.cli.sequence_options import add_sequence_options, detection_paths, select_sequences
+from tools.io.errors import InputError
 from tools.track.experiment import experiment_name, run_experiment
 from tools.track.run_config import add_config_arguments, config_from_args
 from tools.track.runner import RunConfig
@@ -18,11 +20,14 @@ def register(sub) -> None:
     what = p.add_argument_group("what to track")
     add_sequence_options(what)
     what.add_argument("--video", metavar="FILE", type=Path,
-                      help="track a plain video (no MOT folder) with --detections FILE; writes "
-                           "EXPERIMENT/video/<name>.mp4 with the tracks drawn and EXPERIMENT/data/<name>.txt")
+                      help="track a plain video (no MOT folder); writes EXPERIMENT/video/<name>.mp4 with the "
+                           "tracks drawn and EXPERIMENT/data/<name>.txt. Without --detections a detector "
+                           "(--detector, default hog) finds the people first")
     what.add_argument("--detections", metavar="PATH",
                       help="replace det/det.txt: a MOT det file or DeepSORT .npy (one sequence), or a folder "
                            "of <seq>.npy / <seq>.txt files")
+    add_detector_arguments(p, min_score_flag="--detector-min-score",
+                           title="detector (--video without --detections, or --detector with --seq/--all)")
     add_config_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--experiment", help="results folder name (default: sort, deepsort-motion, deepsort-hist, "
@@ -52,10 +57,45 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "video", None) is not None:
         args.save_video = True  # the annotated video is what --video is for
     seqs = select_sequences(args)
-    detections = detection_paths(args, seqs)
-    out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg, detections))
+    if detects_first(args):
+        out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg, {}))
+        seqs, detections = detect_before_tracking(args, cfg, seqs, out_dir)
+    else:
+        detections = detection_paths(args, seqs)
+        out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg, detections))
     run_experiment(seqs, cfg, out_dir, detections=detections, save_video=args.save_video,
                    evaluate=not args.no_eval, benchmark=args.benchmark, jobs=args.jobs,
                    skip_finished=args.all and not args.force, progress=not args.quiet, strict=args.strict,
                    skip_no_frames=args.all and not args.strict, command=getattr(args, "command_line", None))
     return 0
+
+
+def detects_first(args: argparse.Namespace) -> bool:
+    """Whether this run makes its own detections: --video without --detections, or --detector."""
+    if args.detector is not None and args.detections:
+        raise InputError(None, "give --detector or --detections, not both")
+    detects = args.detector is not None or (args.video is not None and not args.detections)
+    if not detects and (args.detector_size is not None or args.detector_min_score is not None):
+        raise InputError(None, "--detector-size and --detector-min-score apply only when the run detects "
+                               "(--video without --detections, or --detector)")
+    return detects
+
+
+def detect_before_tracking(args: argparse.Namespace, cfg, seqs: list, out_dir: Path) -> tuple[list, dict[str, Path]]:
+    """Run the detector over every sequence into out_dir/detections/<seq>.txt and say where; the
+    descriptor and the output folder are checked first, so a bad one costs no detection time.
+    With --all (not --strict) sequences without frames are left out with a warning. Returns the
+    sequences to track and their detection files."""
+    from tools.detect.detection_run import detect_to_folder
+    from tools.io.folders import check_output_folder
+    from tools.track.runner import open_run_descriptor
+
+    seqs = sequences_with_frames(args, seqs)
+    detector = open_detector_from_args(args)
+    open_run_descriptor(cfg)  # an unknown descriptor or damaged checkpoint fails now, not after detecting
+    folder = check_output_folder(out_dir, "--experiment") / "detections"
+    print(f"detecting people with {detector.describe()}")
+    paths = detect_to_folder(seqs, detector, folder, progress=not args.quiet, strict=args.strict)
+    target = next(iter(paths.values())) if len(paths) == 1 else folder
+    print(f"detections written to {target} (reuse them: --detections {target})")
+    return seqs, paths

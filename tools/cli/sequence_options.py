@@ -18,7 +18,8 @@ def add_sequence_options(group) -> None:
 
 
 def select_sequences(args: argparse.Namespace, *, by_name: bool = False) -> list[Sequence]:
-    """The sequences the options name: --seq NAME ..., --all [--split S], or (`track run`) --video FILE.
+    """The sequences the options name: --seq NAME ..., --all [--split S], or (`track run`) --video FILE
+    (whose detections come from --detections or a detector run first).
 
     by_name: for commands whose output is labelled by sequence name (crop caches): --split is
     refused without --all, an empty split is named in the error, a name given twice counts once
@@ -28,8 +29,6 @@ def select_sequences(args: argparse.Namespace, *, by_name: bool = False) -> list
     if video is not None:
         if args.all or args.seq:
             raise InputError(None, "give one of --seq NAME ..., --all or --video FILE")
-        if not args.detections:
-            raise InputError(video, "--video needs --detections FILE (MOT det rows or a DeepSORT .npy)")
         from tools.io.video import open_video
 
         return [open_video(video)]

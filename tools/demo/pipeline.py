@@ -1,4 +1,4 @@
-"""The demo pipeline: data -> crops -> two descriptors -> thresholds -> five trackers -> report.
+"""The demo pipeline: data -> crops -> two descriptors -> thresholds -> seven trackers -> report.
 
 Every stage calls the library functions that `track` sub-commands wrap (tools.track.experiment,
 tools.track.calibration, tools.track.descriptors, tools.data.synth) and records the command line
@@ -346,6 +346,8 @@ def run_demo(s: DemoSettings) -> DemoResult:
     runs: list[tuple[str, str, dict[str, object], list[Path], str | None]] = [
         ("sort", "SORT", {"tracker": "sort"}, all_dirs, None),
         ("deepsort-motion", "DeepSORT motion-only", {"tracker": "deepsort", "appearance": "none"}, all_dirs, None),
+        ("bytetrack", "ByteTrack", {"tracker": "bytetrack"}, all_dirs, None),
+        ("ocsort", "OC-SORT", {"tracker": "ocsort"}, all_dirs, None),
     ]
     if framed_dirs:
         runs.append(("deepsort-hist", "DeepSORT + colour histogram",

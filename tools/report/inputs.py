@@ -40,16 +40,27 @@ def read_json(path: Path) -> dict | None:
 
 
 def describe_run(config: dict) -> str:
-    """A readable label from a run.json config: SORT, DeepSORT motion-only, DeepSORT + X."""
+    """A readable label from a run.json config: SORT, DeepSORT motion-only, ByteTrack, OC-SORT + X
+    (interpolated and camera-motion-compensated runs say so)."""
     tracker = config.get("tracker")
+    extras = ""
+    if config.get("camera_motion", "none") != "none":
+        extras += f", camera motion ({config['camera_motion']})"
+    if config.get("interpolate"):
+        extras += f", gaps <= {config['interpolate']} interpolated"
     if tracker == "sort":
-        return "SORT"
+        return "SORT" + extras
+    title = TRACKER_TITLES.get(tracker, str(tracker))
     appearance = config.get("appearance")
     if appearance in (None, "none"):
-        return "DeepSORT motion-only" if appearance == "none" else "DeepSORT"
+        motion = " motion-only" if tracker == "deepsort" and appearance == "none" else ""
+        return title + motion + extras
     name, _, arg = str(appearance).partition(":")
     pretty = {"hist": "colour histogram", **PRETTY}.get(name, name)
-    return f"DeepSORT + {pretty}"
+    return f"{title} + {pretty}{extras}"
+
+
+TRACKER_TITLES = {"sort": "SORT", "deepsort": "DeepSORT", "bytetrack": "ByteTrack", "ocsort": "OC-SORT"}
 
 
 def _run_folders(root: Path) -> list[Path]:

@@ -21,7 +21,7 @@ from tools.io.folders import check_output_folder, folder_or_nothing
 from tools.io.records import read_record
 from tools.io.sequence import Sequence
 from tools.track.run_inputs import RunInputs, read_inputs
-from tools.track.runner import RunConfig, SequenceResult, run_and_write
+from tools.track.runner import APPEARANCE_TRACKERS, RunConfig, SequenceResult, run_and_write
 
 
 @dataclass
@@ -34,20 +34,23 @@ class ExperimentResult:
 
 
 def experiment_name(cfg: RunConfig, detections: dict[str, Path | None] | None = None) -> str:
-    """The default results folder name: sort; deepsort-motion without appearance (--appearance
-    none, or by default when no detection file is a .npy with features); deepsort-auto for the
-    features of .npy detection files; deepsort-KIND or deepsort-KIND-RUN for a descriptor, RUN
-    naming its checkpoint (a `track train` run folder) in letters safe for a folder name."""
+    """The default results folder name: sort; deepsort-motion (bytetrack, ocsort) without
+    appearance (--appearance none, or by default when no detection file is a .npy with features);
+    TRACKER-auto for the features of .npy detection files; TRACKER-KIND or TRACKER-KIND-RUN for a
+    descriptor, RUN naming its checkpoint (a `track train` run folder) in letters safe for a
+    folder name."""
     if cfg.tracker == "sort":
         return "sort"
+    # DeepSORT without appearance is named for it; the others are motion trackers first
+    motion = "deepsort-motion" if cfg.tracker == "deepsort" else cfg.tracker
     if cfg.appearance is None:
         features = any(p is not None and Path(p).suffix == ".npy" for p in (detections or {}).values())
-        return "deepsort-auto" if features else "deepsort-motion"
+        return f"{cfg.tracker}-auto" if features else motion
     kind, _, arg = cfg.appearance.partition(":")
     if kind == "none":
-        return "deepsort-motion"
+        return motion
     tag = _file_tag(kind, arg) if arg else ""
-    return _safe(f"deepsort-{kind}" + (f"-{tag}" if tag and tag != _safe(kind) else ""))
+    return _safe(f"{cfg.tracker}-{kind}" + (f"-{tag}" if tag and tag != _safe(kind) else ""))
 
 
 def _file_tag(kind: str, arg: str) -> str:
@@ -103,7 +106,7 @@ def run_experiment(seqs: list[Sequence], cfg: RunConfig, out_dir: str | Path, *,
               "descriptor or --save-video needs; --strict stops instead", file=sys.stderr)
     todo = inputs.sequences
     record["damaged_frames"] = _previous_damage(previous, record, seqs, todo)
-    if cfg.tracker == "deepsort":  # what the default (auto) appearance came to; the report's label
+    if cfg.tracker in APPEARANCE_TRACKERS:  # what the default (auto) appearance came to; the report's label
         record["motion_only"] = inputs.motion_only if todo else (previous or {}).get("motion_only")
     if inputs.no_frames:
         record["no_frames"] = [s.name for s in inputs.no_frames]

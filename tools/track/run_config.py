@@ -8,6 +8,8 @@ on the command line. A file mirrors RunConfig:
     appearance = "fmvae:ckpt.pt"     # "auto": the detection file's features, else motion only
     [sort]        ...SortParams fields
     [deepsort]    ...DeepSortParams fields (nn_budget = "none": unlimited gallery)
+    [bytetrack]   ...ByteTrackParams fields
+    [ocsort]      ...OcSortParams fields
     [filter]      ...DetectionFilter fields
     [descriptor]  keyword options of the descriptor (e.g. bins = [8, 4, 4] for hist)
 
@@ -30,8 +32,8 @@ from typing import Any, Union
 
 from tools.io.errors import InputError
 from tools.io.motformat import read_text
-from tools.track.runner import TRACKERS, RunConfig
-from tracker import DeepSortParams, DetectionFilter, SortParams
+from tools.track.runner import CAMERA_MOTIONS, TRACKERS, RunConfig
+from tracker import ByteTrackParams, DeepSortParams, DetectionFilter, OcSortParams, SortParams
 from tracker.nn_matching import METRICS
 
 if sys.version_info >= (3, 11):
@@ -49,6 +51,8 @@ NONE = "none"   # the file's word for any other optional value left unset
 # Value checks beyond the type, by (section, key): (test, what the value must be).
 _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("", "tracker"): (lambda v: v in TRACKERS, f"one of {', '.join(TRACKERS)}"),
+    ("", "interpolate"): (lambda v: v >= 0, "at least 0"),
+    ("", "camera_motion"): (lambda v: v in CAMERA_MOTIONS, f"one of {', '.join(CAMERA_MOTIONS)}"),
     ("deepsort", "metric"): (lambda v: v in METRICS, f"one of {', '.join(METRICS)}"),
     ("deepsort", "nn_budget"): (lambda v: v is None or v >= 1, "at least 1, or \"none\" (unlimited)"),
     ("deepsort", "max_age"): (lambda v: v >= 0, "at least 0"),
@@ -60,6 +64,23 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("sort", "max_age"): (lambda v: v >= 0, "at least 0"),
     ("sort", "min_hits"): (lambda v: v >= 0, "at least 0"),
     ("sort", "iou_threshold"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("ocsort", "max_age"): (lambda v: v >= 0, "at least 0"),
+    ("ocsort", "min_hits"): (lambda v: v >= 0, "at least 0"),
+    ("ocsort", "iou_threshold"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("ocsort", "delta_t"): (lambda v: v >= 1, "at least 1"),
+    ("ocsort", "inertia"): (lambda v: v >= 0, "at least 0"),
+    ("ocsort", "appearance_weight"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("ocsort", "ema_alpha"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "track_buffer"): (lambda v: v >= 0, "at least 0"),
+    ("bytetrack", "frame_rate"): (lambda v: v is None or v > 0, "positive, or \"none\" (the sequence's)"),
+    ("bytetrack", "track_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "low_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "second_match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "unconfirmed_match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "appearance_weight"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "appearance_thresh"): (lambda v: 0 <= v <= 2, "between 0 and 2"),
+    ("bytetrack", "ema_alpha"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("filter", "min_height"): (lambda v: v >= 0, "at least 0"),
     ("filter", "nms_max_overlap"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
 }
@@ -71,9 +92,17 @@ FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "metric": (("deepsort", "metric"),),
     "max_distance": (("deepsort", "max_distance"),),
     "nn_budget": (("deepsort", "nn_budget"),),
-    "max_age": (("sort", "max_age"), ("deepsort", "max_age")),
-    "min_hits": (("sort", "min_hits"),),
-    "iou_threshold": (("sort", "iou_threshold"),),
+    "interpolate": (("", "interpolate"),),
+    "camera_motion": (("", "camera_motion"),),
+    "max_age": (("sort", "max_age"), ("deepsort", "max_age"), ("ocsort", "max_age")),
+    "min_hits": (("sort", "min_hits"), ("ocsort", "min_hits")),
+    "iou_threshold": (("sort", "iou_threshold"), ("ocsort", "iou_threshold")),
+    "track_buffer": (("bytetrack", "track_buffer"),),
+    "track_thresh": (("bytetrack", "track_thresh"),),
+    "match_thresh": (("bytetrack", "match_thresh"),),
+    "delta_t": (("ocsort", "delta_t"),),
+    "inertia": (("ocsort", "inertia"),),
+    "appearance_weight": (("bytetrack", "appearance_weight"), ("ocsort", "appearance_weight")),
     "n_init": (("deepsort", "n_init"),),
     "max_iou_distance": (("deepsort", "max_iou_distance"),),
     "gating_threshold": (("deepsort", "gating_threshold"),),
@@ -354,13 +383,20 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
     flag the user typed; the help shows the dataclass defaults.
     """
     s, d, f = SortParams(), DeepSortParams(), DetectionFilter()
+    b, o = ByteTrackParams(), OcSortParams()
     how = parser.add_argument_group(group_title, "precedence: flags, then --config FILE, then the defaults shown")
     how.add_argument("--config", metavar="FILE", type=Path,
                      help="TOML file of tracker and descriptor parameters (or a results folder's run.json); "
                           "`track config show` prints the effective values")
     how.add_argument("--tracker", choices=TRACKERS, help=f"default: {RunConfig.tracker}")
+    how.add_argument("--interpolate", type=int, metavar="FRAMES",
+                     help="afterwards, fill each track's gaps of up to FRAMES frames linearly (offline; "
+                          f"default: {RunConfig.interpolate}, off)")
+    how.add_argument("--camera-motion", choices=CAMERA_MOTIONS,
+                     help="compensate a moving camera from the frames: flow (BoT-SORT's sparse optical flow) "
+                          f"or ecc; sequences without frames track without it (default: {RunConfig.camera_motion})")
     how.add_argument("--appearance", metavar="SPEC",
-                     help="DeepSORT descriptor: none (motion only), hist, fmvae:CKPT, onnx:FILE or a registered "
+                     help="descriptor for deepsort, bytetrack and ocsort: none (motion only), hist, fmvae:CKPT, onnx:FILE or a registered "
                           "name[:ARG]. Default (auto): the features carried by the detection file, else none")
     how.add_argument("--metric", choices=METRICS, help=f"appearance distance (default: {d.metric})")
     how.add_argument("--max-distance", type=float,
@@ -369,9 +405,23 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
     how.add_argument("--nn-budget", type=_int_or_none, metavar="N",
                      help=f"gallery size per track, or none for unlimited (default: {d.nn_budget})")
     how.add_argument("--max-age", type=int, help=f"frames a lost track is kept (default: sort {s.max_age}, "
-                                                 f"deepsort {d.max_age})")
-    how.add_argument("--min-hits", type=int, help=f"SORT: hits before a track is reported (default: {s.min_hits})")
-    how.add_argument("--iou-threshold", type=float, help=f"SORT: minimum IoU for a match (default: {s.iou_threshold})")
+                                                 f"deepsort {d.max_age}, ocsort {o.max_age})")
+    how.add_argument("--min-hits", type=int, help=f"SORT, OC-SORT: hits before a track is reported (default: "
+                                                  f"{s.min_hits}, {o.min_hits})")
+    how.add_argument("--iou-threshold", type=float, help=f"SORT, OC-SORT: minimum IoU for a match (default: "
+                                                         f"{s.iou_threshold}, {o.iou_threshold})")
+    how.add_argument("--track-buffer", type=int, help=f"ByteTrack: frames a lost track is kept at 30 frames/s "
+                                                      f"(default: {b.track_buffer})")
+    how.add_argument("--track-thresh", type=float, help=f"ByteTrack: score splitting high from low detections "
+                                                        f"(default: {b.track_thresh})")
+    how.add_argument("--match-thresh", type=float, help=f"ByteTrack: IoU-distance gate of the first association "
+                                                        f"(default: {b.match_thresh})")
+    how.add_argument("--delta-t", type=int, help=f"OC-SORT: frames back for the motion direction (default: {o.delta_t})")
+    how.add_argument("--inertia", type=float, help=f"OC-SORT: weight of the direction-consistency cost "
+                                                   f"(default: {o.inertia})")
+    how.add_argument("--appearance-weight", type=float, metavar="W",
+                     help="ByteTrack, OC-SORT: weight of the appearance distance in the fused cost "
+                          f"(default: {b.appearance_weight:g}, motion alone)")
     how.add_argument("--n-init", type=int, help=f"DeepSORT: hits before a track is confirmed (default: {d.n_init})")
     how.add_argument("--max-iou-distance", type=float,
                      help=f"DeepSORT IoU stage gate (default: {d.max_iou_distance})")

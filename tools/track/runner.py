@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,17 @@ from tools.io.atomic import remove_stale_temps
 from tools.io.errors import InputError
 from tools.io.motformat import MotRows, write_results
 from tools.io.sequence import Sequence, frame_slices
-from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, Sort, SortParams
+from tracker import (ByteTrack, ByteTrackParams, DeepSort, DeepSortParams, DetectionFilter, Detections, OcSort,
+                     OcSortParams, Sort, SortParams)
+from tracker.interpolation import interpolate_gaps
 
-TRACKERS = ("sort", "deepsort")
+# name -> the tracker class; RunConfig holds each one's parameters in the field of the same name
+TRACKER_CLASSES = {"sort": Sort, "deepsort": DeepSort, "bytetrack": ByteTrack, "ocsort": OcSort}
+TRACKERS = tuple(TRACKER_CLASSES)
+# trackers with an appearance stage: --appearance and the detection file's features reach them
+APPEARANCE_TRACKERS = ("deepsort", "bytetrack", "ocsort")
+# camera-motion estimators (tools.track.camera_motion); "none" tracks in image coordinates
+CAMERA_MOTIONS = ("none", "flow", "ecc")
 NO_FRAMES = ("the sequence has no frames (no img1/ folder and no video file), but the appearance "
              "descriptor or --save-video needs them")
 
@@ -26,8 +34,13 @@ class RunConfig:
 
     tracker: str = "deepsort"
     appearance: str | None = None  # None: features from the detection file if any, else motion only
+    # frames: fill track gaps up to this long by linear interpolation afterwards (0: online output as is)
+    interpolate: int = 0
+    camera_motion: str = "none"  # one of CAMERA_MOTIONS; needs frames, and a tracker with apply_camera_motion
     sort: SortParams = field(default_factory=SortParams)
     deepsort: DeepSortParams = field(default_factory=DeepSortParams)
+    bytetrack: ByteTrackParams = field(default_factory=ByteTrackParams)
+    ocsort: OcSortParams = field(default_factory=OcSortParams)
     filter: DetectionFilter = field(default_factory=DetectionFilter)
     descriptor: dict = field(default_factory=dict)  # keyword options of the descriptor (e.g. hist bins)
 
@@ -51,19 +64,22 @@ class SequenceResult:
         return len(np.unique(self.rows[:, 1])) if len(self.rows) else 0
 
 
-def make_tracker(cfg: RunConfig):
-    if cfg.tracker == "sort":
-        return Sort(cfg.sort)
-    if cfg.tracker == "deepsort":
-        return DeepSort(cfg.deepsort)
-    raise ValueError(f"unknown tracker {cfg.tracker!r}; choose from {TRACKERS}")
+def make_tracker(cfg: RunConfig, frame_rate: float | None = None):
+    """A new tracker of cfg.tracker with its parameters from cfg; a frame-rate parameter left
+    unset (ByteTrack's buffer) takes the sequence's `frame_rate`."""
+    if cfg.tracker not in TRACKER_CLASSES:
+        raise ValueError(f"unknown tracker {cfg.tracker!r}; choose from {TRACKERS}")
+    params = getattr(cfg, cfg.tracker)
+    if getattr(params, "frame_rate", 0) is None and frame_rate:
+        params = replace(params, frame_rate=float(frame_rate))
+    return TRACKER_CLASSES[cfg.tracker](params)
 
 
 def open_run_descriptor(cfg: RunConfig):
-    """The descriptor of cfg.appearance for DeepSORT (None: motion only or the file's features)."""
+    """The descriptor of cfg.appearance (None: motion only, the file's features, or SORT)."""
     from tools.track.embedding import open_descriptor
 
-    if cfg.tracker != "deepsort" or cfg.appearance is None:
+    if cfg.tracker not in APPEARANCE_TRACKERS or cfg.appearance is None:
         return None
     return open_descriptor(cfg.appearance, cfg.descriptor)
 
@@ -88,13 +104,22 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
     t_start = time.perf_counter()
     rows = detections if detections is not None else seq.detections()
     per_frame = frame_slices(rows, seq.info.length)
-    tracker = make_tracker(cfg)
+    tracker = make_tracker(cfg, seq.info.frame_rate)
     if descriptor is OPEN:
         descriptor = open_run_descriptor(cfg)
-    use_file_features = cfg.tracker == "deepsort" and cfg.appearance is None and rows.feature is not None
+    use_file_features = cfg.tracker in APPEARANCE_TRACKERS and cfg.appearance is None and rows.feature is not None
     want_frames = descriptor is not None or video_path is not None
     if want_frames and not seq.has_frames:
         raise InputError(seq.root, NO_FRAMES)
+    camera = None
+    if cfg.camera_motion != "none":
+        if seq.has_frames:
+            from tools.track.camera_motion import CameraMotion
+
+            camera = CameraMotion(cfg.camera_motion)
+            want_frames = True
+        else:
+            tqdm.write(f"{seq.name}: no frames, tracked without camera-motion compensation", file=sys.stderr)
     damaged: list = []
     if want_frames:
         frames = iter_frames(seq, strict, damaged, warn=lambda line: tqdm.write(line, file=sys.stderr))
@@ -114,14 +139,18 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
     for frame_no, image in bar:
         idx = per_frame[frame_no]
         dets = Detections(rows.data[idx, 2:6], rows.data[idx, 6])
-        if cfg.tracker == "deepsort":
+        if cfg.tracker in APPEARANCE_TRACKERS:
             dets = _with_features(dets, rows, idx, use_file_features)
-            dets = cfg.filter(dets)
+            if cfg.tracker == "deepsort":  # the others threshold scores themselves
+                dets = cfg.filter(dets)
             if descriptor is not None and image is not None:
                 dets.feature = descriptor.embed(image, dets.tlwh) if len(dets) else np.zeros((0, descriptor.dim), np.float32)
             elif descriptor is not None:
                 dets.feature = None  # no image, no appearance: this frame matches on motion alone
+        warp = camera.estimate(image) if camera is not None and image is not None else None
         t0 = time.perf_counter()
+        if warp is not None:
+            tracker.apply_camera_motion(warp)
         tracks = tracker.update(dets)
         tracker_seconds += time.perf_counter() - t0
         out.extend((frame_no, tid, *box) for tid, box in tracks)
@@ -134,6 +163,8 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
     if writer is not None:
         tqdm.write(f"{seq.name}: video {writer.close()} ({writer.codec_name})")
     result = np.array(out, dtype=np.float64).reshape(-1, 6)
+    if cfg.interpolate > 0:
+        result = interpolate_gaps(result, cfg.interpolate)
     return SequenceResult(seq.name, seq.info.length, result, tracker_seconds, time.perf_counter() - t_start,
                           damaged, len(rows.data))
 

@@ -1,0 +1,132 @@
+"""The tracker table on the MOT15 train sequences: every tracker, motion only, on the public detections.
+
+Each row is a named configuration, the `track run` flags that give it; every row tracks the same
+detections through the library call `track run` wraps, is scored with TrackEval (MOT15 rules)
+combined over all sequences found and over the two image sequences, and is timed on the tracker
+alone (frames/s over all frames, best of --passes):
+
+    python -m tools.bench.tracker_table [--data-root ../shared/data/MOT15/train] [--rows NAME ...]
+
+Writes data/tracker-table/table.md and table.json and prints the table. Skips cleanly (exit 0)
+when the data folder is absent.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
+from tools.eval.evaluation import evaluate
+from tools.io.atomic import atomic_write_text
+from tools.io.errors import exit_status
+from tools.io.machine import cpu_model
+from tools.io.motformat import write_results
+from tools.io.sequence import Sequence, list_sequences
+from tools.track.run_config import config_argv, resolve
+from tools.track.runner import RunConfig, track_sequence
+
+IMAGE_SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
+# name -> the `track run` flags of the row (argparse dests, as tools.track.run_config.resolve takes them)
+ROWS: dict[str, dict] = {
+    "SORT (paper)": {"tracker": "sort"},
+    "DeepSORT (paper)": {"tracker": "deepsort", "appearance": "none"},
+    "ByteTrack (paper)": {"tracker": "bytetrack"},
+    "OC-SORT (paper)": {"tracker": "ocsort"},
+    "SORT, max age 20, min hits 4, gaps <= 20 interpolated": {"tracker": "sort", "max_age": 20, "min_hits": 4,
+                                                              "interpolate": 20},
+    "ByteTrack, score split 0.8": {"tracker": "bytetrack", "track_thresh": 0.8},
+    "ByteTrack, score split 0.8, gaps <= 10 interpolated": {"tracker": "bytetrack", "track_thresh": 0.8,
+                                                            "interpolate": 10},
+    "OC-SORT, gaps <= 10 interpolated": {"tracker": "ocsort", "interpolate": 10},
+}
+SHOWN = ("IDF1", "MOTA", "HOTA", "IDs")
+
+
+def row_config(flags: dict) -> RunConfig:
+    return resolve(None, flags)
+
+
+def track_row(seqs: list[Sequence], cfg: RunConfig, out_dir: Path, passes: int = 2) -> float:
+    """Track every sequence into out_dir/<seq>.txt; returns the tracker-only frames/s (best pass)."""
+    best = 0.0
+    for _ in range(max(1, passes)):
+        seconds = frames = 0
+        for seq in seqs:
+            result = track_sequence(seq, cfg, progress=False, descriptor=None)
+            write_results(out_dir / f"{seq.name}.txt", result.rows)
+            seconds += result.tracker_seconds
+            frames += result.frames
+        best = max(best, frames / max(seconds, 1e-9))
+    return best
+
+
+def measure(data_root: Path, rows: list[str], passes: int = 2) -> list[dict]:
+    seqs = list_sequences(data_root)
+    names = [s.name for s in seqs]
+    two = [n for n in IMAGE_SEQS if n in names]
+    out = []
+    for name in rows:
+        flags = ROWS[name]
+        cfg = row_config(flags)
+        with tempfile.TemporaryDirectory(prefix="tracker-table-") as tmp:
+            fps = track_row(seqs, cfg, Path(tmp), passes)
+            every = evaluate(tmp, data_root, "MOT15")["COMBINED"]
+            pair = evaluate(tmp, data_root, "MOT15", seqs=two)["COMBINED"] if two else None
+        entry = {"row": name, "flags": flags, "command": "track run --all " + shlex.join(config_argv(flags)),
+                 "all": {k: every[k] for k in SHOWN}, "pair": pair and {k: pair[k] for k in SHOWN},
+                 "fps": fps}
+        print(f"{name}: {_cells(entry['all'])} | {_cells(entry['pair']) if pair else '-'} | {fps:,.0f} frames/s",
+              flush=True)
+        out.append(entry)
+    return out
+
+
+def _cells(values: dict | None) -> str:
+    if values is None:
+        return " / ".join("—" for _ in SHOWN)
+    return " / ".join(f"{values[k]:.0f}" if k == "IDs" else f"{values[k]:.1f}" for k in SHOWN)
+
+
+def markdown(entries: list[dict], n_seqs: int) -> str:
+    head = (f"| configuration | {n_seqs} sequences: {' / '.join(SHOWN)} | PETS09 + TUD-Stadtmitte | "
+            "tracker frames/s |\n|---|---|---|---|\n")
+    return head + "".join(f"| {e['row']} | {_cells(e['all'])} | {_cells(e['pair'])} | {e['fps']:,.0f} |\n"
+                          for e in entries)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.tracker_table", description=__doc__.split("\n")[0])
+    parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
+                        help="folder of MOTChallenge sequences with gt (default: ../shared/data/MOT15/train)")
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), metavar="NAME",
+                        help="configurations to measure (default: all)")
+    parser.add_argument("--passes", type=int, default=2, help="timing passes; the best counts (default: 2)")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "tracker-table")
+    args = parser.parse_args(argv)
+    if not args.data_root.is_dir():
+        print(f"skipped: no sequences at {args.data_root}")
+        return 0
+
+    def run() -> int:
+        started = time.time()
+        entries = measure(args.data_root, args.rows, args.passes)
+        n = len(list_sequences(args.data_root))
+        table = markdown(entries, n)
+        args.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out / "table.md", table + f"\nMachine: {cpu_model()}; "
+                                                          f"{time.time() - started:.0f} s.\n")
+        atomic_write_text(args.out / "table.json", json.dumps(entries, indent=2))
+        print(table)
+        print(f"written to {args.out}/table.md")
+        return 0
+
+    return exit_status(run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
