@@ -135,6 +135,8 @@ class ByteTrack:
         self.frame_seen = np.zeros(0, np.int64)   # last frame updated: the reference's frame_id
         self.retired = np.zeros(0, bool)          # the id is on the reference's removed list
         self.feature: np.ndarray | None = None    # (T, D) unit EMA features, made on first use
+        self._boxes = np.zeros((0, 4))            # this frame's predicted x1, y1, x2, y2 of every track
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (tracks, xyah) awaiting _flush
         self.has_feature = np.zeros(0, bool)
 
     def __len__(self) -> int:
@@ -159,6 +161,8 @@ class ByteTrack:
         pool = np.flatnonzero((was != TRACKED) | self.activated)
         self._predict(pool)
         self._apply_warp()
+        # every association below costs tracks that no earlier stage of this frame has corrected
+        self._boxes = self._tlbr(np.arange(len(self.ids)))
 
         # first association: high boxes with tracked and lost tracks
         m1, u_pool, u_high = assign_with_limit(self._cost(pool, high, use_app), p.match_thresh)
@@ -169,7 +173,7 @@ class ByteTrack:
         # second association: low boxes with the tracked tracks left over; the rest are lost
         rest = pool[u_pool]
         rest = rest[was[rest] == TRACKED]
-        iou_cost = 1.0 - iou_inclusive(self._tlbr(rest), low.tlbr()) if len(low) else np.zeros((len(rest), 0))
+        iou_cost = 1.0 - iou_inclusive(self._boxes[rest], low.tlbr()) if len(low) else np.zeros((len(rest), 0))
         m2, u_rest, _ = assign_with_limit(iou_cost, p.second_match_thresh)
         self._correct(rest[m2[:, 0]], low, m2[:, 1], False)
         newly_lost = rest[u_rest]
@@ -181,6 +185,7 @@ class ByteTrack:
                                                  p.unconfirmed_match_thresh)
         self._correct(unconfirmed[m3[:, 0]], left, m3[:, 1], use_app)
         self.state[unconfirmed[u_unconf]] = REMOVED
+        self._flush()
 
         old_lost = np.flatnonzero(was != TRACKED)
         expired = old_lost[self.frame_id - self.frame_seen[old_lost] > self.max_time_lost]
@@ -235,16 +240,16 @@ class ByteTrack:
     # -- association -------------------------------------------------------------------------
 
     def _tlbr(self, idx: np.ndarray) -> np.ndarray:
-        b = self.tlwh(idx)
-        b[:, 2:] += b[:, :2]
-        return b
+        m = self.mean[idx]
+        half = np.stack([m[:, 2] * m[:, 3], m[:, 3]], axis=1) / 2
+        return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
 
     def _cost(self, rows: np.ndarray, dets: Detections, use_app: bool) -> np.ndarray:
         """IoU distance of tracks `rows` to `dets`, fused with score and appearance as configured."""
         p = self.params
         if len(rows) == 0 or len(dets) == 0:
             return np.zeros((len(rows), len(dets)))
-        dist = 1.0 - iou_inclusive(self._tlbr(rows), dets.tlbr())
+        dist = 1.0 - iou_inclusive(self._boxes[rows], dets.tlbr())
         if p.fuse_score:
             dist = 1.0 - (1.0 - dist) * dets.confidence[None, :]
         if use_app and self.has_feature[rows].any():
@@ -296,10 +301,12 @@ class ByteTrack:
         self.cov = T @ self.cov @ T.T
 
     def _correct(self, idx: np.ndarray, dets: Detections, det_idx: np.ndarray, use_app: bool) -> None:
-        """Kalman update of tracks `idx` with boxes `det_idx` (update and re_activate alike)."""
+        """Mark tracks `idx` matched to boxes `det_idx` (update and re_activate alike); their Kalman
+        update waits for _flush, so the frame's three stages share one batched update (no stage
+        costs a track another stage has matched, so none needs the corrected state earlier)."""
         if len(idx) == 0:
             return
-        self.mean[idx], self.cov[idx] = kf.update(self.mean[idx], self.cov[idx], dets.xyah()[det_idx])
+        self._pending.append((idx, dets.xyah()[det_idx]))
         self.state[idx] = TRACKED
         self.activated[idx] = True
         self.frame_seen[idx] = self.frame_id
@@ -310,6 +317,14 @@ class ByteTrack:
             blended = np.where(self.has_feature[idx, None], a * old + (1.0 - a) * new, new)
             self.feature[idx] = _normalise(blended)
             self.has_feature[idx] = True
+
+    def _flush(self) -> None:
+        """The Kalman update of every track matched this frame."""
+        if self._pending:
+            idx = np.concatenate([i for i, _ in self._pending])
+            z = np.concatenate([z for _, z in self._pending])
+            self.mean[idx], self.cov[idx] = kf.update(self.mean[idx], self.cov[idx], z)
+            self._pending = []
 
     def _birth(self, dets: Detections, use_app: bool) -> np.ndarray:
         """New tracks, activated at once only on the first frame; returns their indices."""

@@ -15,7 +15,6 @@ from tools.detect.hog import hog_available
 from tools.io.errors import InputError
 from tools.io.motformat import read_mot_file
 from tools.io.sequence import Sequence
-from tools.io.video import open_video
 
 needs_hog = pytest.mark.skipif(not hog_available(),
                                reason=f"OpenCV {cv2.__version__} has no HOGDescriptor (OpenCV 5 without contrib)")
@@ -164,7 +163,8 @@ def test_parse_size_and_nms_and_clip():
     assert nms(boxes, np.array([0.5, 0.9, 0.1]), 0.5).tolist() == [1, 2]
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
     clipped, ok = clip_boxes(np.array([[-5, 5, 10, 10], [158, 0, 10, 10], [170, 0, 5, 5]], float), FW, FH)
-    assert clipped[0].tolist() == [0, 5, 5, 10] and clipped[1].tolist() == [158, 0, 2, 10] and ok.tolist() == [True, True, False]
+    assert clipped[0].tolist() == [0, 5, 5, 10] and clipped[1].tolist() == [158, 0, 2, 10]
+    assert ok.tolist() == [True, True, False]
 
 
 # -- HOG ------------------------------------------------------------------------------------------
@@ -207,13 +207,12 @@ def test_hog_finds_the_synthetic_people(synth_seq):
     assert run.frames == 3 and run.detector_seconds > 0 and run.fps > 0
     assert set(run.rows[:, 0].astype(int)) <= {1, 2, 3} and (run.rows[:, 1] == -1).all()
     gt = synth_seq.ground_truth().data
-    found = 0
+    found = []
     for f in (1, 2, 3):
         dets, people = run.rows[run.rows[:, 0] == f, 2:6], gt[gt[:, 0] == f, 2:6]
-        if len(dets):
-            found += int((_iou(dets, people).max(axis=0) >= 0.5).sum())
-    # measured with OpenCV 4.14: 3 of 8 people found a frame at IoU >= 0.5 (people 70-111 px tall)
-    assert found >= 3
+        found.append(int((_iou(dets, people).max(axis=0) >= 0.5).sum()) if len(dets) else 0)
+    # measured (OpenCV 4.14 and contrib 5.1): 5, 5 and 3 of the 8 people, 70-111 px tall, at IoU >= 0.5
+    assert min(found) >= 1 and sum(found) >= 7, found
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -318,3 +317,27 @@ def test_detector_errors_are_one_line_and_exit_2(case, clip, model, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("track: error:") and expected in err[0], err
     assert not (tmp_path / "r").exists()  # nothing written
+
+
+def test_run_all_with_a_detector_skips_frameless_sequences_and_evaluates(synth_seq, model, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(synth_seq.root, root / "SYNTH-01")
+    bare = root / "BARE-01"          # seqinfo, det and gt but no frames
+    bare.mkdir()
+    for part in ("seqinfo.ini", "det", "gt"):
+        src = synth_seq.root / part
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, bare / part)
+    res = tmp_path / "results"
+    assert main(["run", "--all", "--data-root", str(root), "--detector", str(model), "--tracker", "sort",
+                 "--results-root", str(res), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "skipping 1 sequence(s) without frames to detect in: BARE-01" in captured.err
+    assert "IDF1" in captured.out                              # SYNTH-01 has gt: evaluated
+    assert (res / "sort" / "detections" / "SYNTH-01.txt").is_file()
+    assert sorted(p.name for p in (res / "sort" / "data").iterdir()) == ["SYNTH-01.txt"]
+    # without --all a frameless sequence is an error before any detection
+    assert main(["run", "--seq", "BARE-01", "--data-root", str(root), "--detector", str(model),
+                 "--results-root", str(res), "--quiet"]) == 2
+    assert "no frames" in capsys.readouterr().err

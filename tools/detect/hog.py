@@ -12,14 +12,18 @@ not a calibrated probability.
 
 Boxes: the window holds the person with a margin (a 64x128 window is trained on people about
 96 pixels tall); `tighten` shrinks each window about its centre to the person inside it, which
-is what ground-truth boxes outline.
+is what ground-truth boxes outline. The default (0.55, 0.75) is that geometry (96 of 128 pixels
+tall, about 35 of 64 wide); on PETS09-S2L1 and TUD-Stadtmitte it gave SORT about 10 MOTA points
+more than (0.6, 0.85) (tools/bench/detector.py).
 
 Small people: the window cannot find anyone under 128 pixels tall at scale 1, so frames are
 upscaled first by `upscale` (boxes are mapped back to the frame's pixels).
 
 OpenCV versions: HOGDescriptor is in OpenCV 4's core; OpenCV 5 moved it to the contrib module
-xobjdetect (opencv-contrib-python). Either is found; an OpenCV with neither is an InputError that
-says so (hog_available() tells beforehand).
+xobjdetect, so only the contrib wheels (opencv-contrib-python[-headless] 5.x) have it, still as
+cv2.HOGDescriptor (checked with 5.1.0). An OpenCV without it is an InputError that says so
+(hog_available() tells beforehand). Both builds give the same boxes (checked: 4.14 and contrib
+5.1 on TUD-Stadtmitte frames).
 """
 from __future__ import annotations
 
@@ -63,7 +67,7 @@ class HogDetector:
 
     def __init__(self, *, upscale: float = 1.5, win_stride: int = 8, padding: int = 8, scale: float = 1.05,
                  hit_threshold: float = 0.0, min_score: float = 0.0, nms_iou: float = 0.4,
-                 tighten: tuple[float, float] = (0.6, 0.85)) -> None:
+                 tighten: tuple[float, float] = (0.55, 0.75)) -> None:
         """upscale: frames are enlarged by this factor before detection (1: as they are).
         win_stride, padding: the window step and the border added, in upscaled pixels.
         scale: the pyramid's step. hit_threshold: the least SVM margin kept. min_score: the

@@ -70,6 +70,8 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("ocsort", "delta_t"): (lambda v: v >= 1, "at least 1"),
     ("ocsort", "inertia"): (lambda v: v >= 0, "at least 0"),
     ("ocsort", "appearance_weight"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("ocsort", "det_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("ocsort", "min_conf"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("ocsort", "ema_alpha"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "track_buffer"): (lambda v: v >= 0, "at least 0"),
     ("bytetrack", "frame_rate"): (lambda v: v is None or v > 0, "positive, or \"none\" (the sequence's)"),
@@ -103,6 +105,8 @@ FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "delta_t": (("ocsort", "delta_t"),),
     "inertia": (("ocsort", "inertia"),),
     "appearance_weight": (("bytetrack", "appearance_weight"), ("ocsort", "appearance_weight")),
+    "appearance_thresh": (("bytetrack", "appearance_thresh"),),
+    "det_thresh": (("ocsort", "det_thresh"),),
     "n_init": (("deepsort", "n_init"),),
     "max_iou_distance": (("deepsort", "max_iou_distance"),),
     "gating_threshold": (("deepsort", "gating_threshold"),),
@@ -422,6 +426,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
     how.add_argument("--appearance-weight", type=float, metavar="W",
                      help="ByteTrack, OC-SORT: weight of the appearance distance in the fused cost "
                           f"(default: {b.appearance_weight:g}, motion alone)")
+    how.add_argument("--appearance-thresh", type=float, metavar="D",
+                     help="ByteTrack: pairs whose cosine distance to the track's feature exceeds D cannot match "
+                          f"(only with --appearance-weight above 0; default: {b.appearance_thresh:g})")
+    how.add_argument("--det-thresh", type=float, help=f"OC-SORT: least score of a box it matches or starts a "
+                                                      f"track from (default: {o.det_thresh:g})")
     how.add_argument("--n-init", type=int, help=f"DeepSORT: hits before a track is confirmed (default: {d.n_init})")
     how.add_argument("--max-iou-distance", type=float,
                      help=f"DeepSORT IoU stage gate (default: {d.max_iou_distance})")

@@ -81,6 +81,11 @@ def open_run_descriptor(cfg: RunConfig):
 
     if cfg.tracker not in APPEARANCE_TRACKERS or cfg.appearance is None:
         return None
+    params = getattr(cfg, cfg.tracker)
+    if cfg.appearance != "none" and getattr(params, "appearance_weight", 1.0) == 0:
+        # DeepSORT's cascade always uses appearance; the fused trackers would embed every box for nothing
+        raise InputError(None, f"--appearance {cfg.appearance} with --tracker {cfg.tracker} needs "
+                               "--appearance-weight above 0 (for example 0.1)")
     return open_descriptor(cfg.appearance, cfg.descriptor)
 
 
