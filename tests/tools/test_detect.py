@@ -211,8 +211,9 @@ def test_hog_finds_the_synthetic_people(synth_seq):
     for f in (1, 2, 3):
         dets, people = run.rows[run.rows[:, 0] == f, 2:6], gt[gt[:, 0] == f, 2:6]
         found.append(int((_iou(dets, people).max(axis=0) >= 0.5).sum()) if len(dets) else 0)
-    # measured (OpenCV 4.14 and contrib 5.1): 5, 5 and 3 of the 8 people, 70-111 px tall, at IoU >= 0.5
-    assert min(found) >= 1 and sum(found) >= 7, found
+    # measured (OpenCV 4.14 and contrib 5.1, default min score 0.8): 4, 2 and 3 of the 8 people,
+    # 70-111 px tall, at IoU >= 0.5, and no other box
+    assert min(found) >= 1 and sum(found) >= 6, found
 
 
 # -- commands -------------------------------------------------------------------------------------

@@ -42,8 +42,8 @@ def add_detector_arguments(parser: argparse.ArgumentParser, *, min_score_flag: s
                    help="ONNX detectors: the model's input size when its input shape is dynamic "
                         "(default: the model's own fixed size, else 640)")
     g.add_argument(min_score_flag, dest="detector_min_score", type=float, metavar="S",
-                   help="least detection score kept, in [0, 1] (default: hog 0, which keeps every window "
-                        "past the SVM boundary, score 0.5 and up; ONNX 0.25)")
+                   help="least detection score kept, in [0, 1] (default: hog 0.8, its scores starting at "
+                        "0.5 on the SVM boundary; ONNX 0.25)")
     g.add_argument("--detector-threads", type=int, default=0, metavar="T",
                    help="ONNX detectors: onnxruntime threads (default: 0, its own choice)")
 
