@@ -30,6 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 from tracker import kalman_filter as kf
 from tracker.detections import Detections
+from tracker.params import make_params
 from tracker.linear_assignment import INFTY_COST
 
 TRACKED, LOST, REMOVED = 1, 2, 3
@@ -117,9 +118,7 @@ class ByteTrack:
     """
 
     def __init__(self, params: ByteTrackParams | None = None, **overrides) -> None:
-        if params is not None and overrides:
-            raise TypeError("give either a ByteTrackParams or keyword parameters, not both")
-        self.params = params or ByteTrackParams(**overrides)
+        self.params = make_params(ByteTrackParams, params, overrides)
         p = self.params
         self.det_thresh = p.track_thresh + 0.1 if p.new_track_thresh is None else p.new_track_thresh
         self.max_time_lost = int((p.frame_rate or 30.0) / 30.0 * p.track_buffer)

@@ -13,6 +13,7 @@ import numpy as np
 from tracker import kalman_filter as kf
 from tracker.camera_motion import XYAH_SIZES, warp_states
 from tracker.detections import Detections
+from tracker.params import make_params
 from tracker.iou import iou_tlwh
 from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_matching
 from tracker.nn_matching import Gallery
@@ -49,9 +50,7 @@ class DeepSort:
     """
 
     def __init__(self, params: DeepSortParams | None = None, **overrides) -> None:
-        if params is not None and overrides:
-            raise TypeError("give either a DeepSortParams or keyword parameters, not both")
-        self.params = params or DeepSortParams(**overrides)
+        self.params = make_params(DeepSortParams, params, overrides)
         self.gallery = Gallery(self.params.metric, self.params.nn_budget)
         self._next_id = 1
         self.mean = np.zeros((0, 8))

@@ -54,6 +54,7 @@ from scipy.optimize import linear_sum_assignment
 
 from tracker.camera_motion import XYSR_SIZES, warp_states
 from tracker.detections import Detections
+from tracker.params import make_params
 from tracker.iou import iou_tlbr
 from tracker.sort import _F, _I7, _P0, _Q, _R, tlbr_to_z, x_to_tlbr
 
@@ -156,9 +157,7 @@ class OcSort:
                "velocity", "ring_box", "ring_frame", "frozen_x", "frozen_P", "has_feature")
 
     def __init__(self, params: OcSortParams | None = None, **overrides) -> None:
-        if params is not None and overrides:
-            raise TypeError("give either an OcSortParams or keyword parameters, not both")
-        self.params = params or OcSortParams(**overrides)
+        self.params = make_params(OcSortParams, params, overrides)
         k = self.params.delta_t
         self.frame_count = 0
         self._next_id = 1

@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 
 from tracker.camera_motion import XYSR_SIZES, warp_states
 from tracker.detections import Detections
+from tracker.params import make_params
 from tracker.iou import iou_tlbr
 
 # State [x, y, s, r, vx, vy, vs]: centre, area, aspect ratio w/h, and velocities of x, y, s.
@@ -73,9 +74,7 @@ class Sort:
     """SORT tracker. Call update() once per frame, also for frames without detections."""
 
     def __init__(self, params: SortParams | None = None, **overrides) -> None:
-        self.params = params or SortParams(**overrides)
-        if params is not None and overrides:
-            raise TypeError("give either a SortParams or keyword parameters, not both")
+        self.params = make_params(SortParams, params, overrides)
         self.frame_count = 0
         self._next_id = 1
         self.x = np.zeros((0, 7))

@@ -7,7 +7,7 @@ every frame with no score cut (min_score 0) and its rows are kept under OUT/hog-
 (`track run --tracker sort`, its defaults) tracks them, and TrackEval scores them (MOT15 rules),
 as it does the public det/det.txt:
 
-    python -m tools.bench.detector [--data-root ../shared/data/MOT15/train] [--upscale 1.0 1.5]
+    python -m tools.bench.detector [--data-root DIR] [--upscale 1.0 1.5]
                                    [--min-score 0.5 0.7 0.8 0.9] [--seqs PETS09-S2L1 TUD-Stadtmitte]
 
 The row "upscale 1.5, min score 0.8" is HOG as `track detect` and `track run --video` run it by
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
+from tools.bench.table_files import write_table
 from tools.detect.detection_run import detect_sequence, write_detections
 from tools.detect.hog import HogDetector, hog_available
 from tools.eval.evaluation import evaluate
@@ -135,7 +136,7 @@ def markdown(entries: list[dict], seqs: list[str]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.detector", description=__doc__.split("\n")[0])
     parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
-                        help="folder of MOTChallenge sequences with gt (default: ../shared/data/MOT15/train)")
+                        help=f"folder of MOTChallenge sequences with gt (default: {MOT15_TRAIN})")
     parser.add_argument("--seqs", nargs="+", default=list(SEQS), metavar="NAME",
                         help="sequences with frames (default: %(default)s)")
     parser.add_argument("--upscale", nargs="+", type=float, default=[1.5],
@@ -167,11 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         note = (f"\nSORT (`track run --tracker sort` defaults) on each detection set, TrackEval MOT15 rules. "
                 f"Detector frames/s: time inside detect() only. Machine: {cpu_model()}; "
                 f"{time.time() - started:.0f} s.\n")
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "table.md", table + note)
-        atomic_write_text(args.out / "table.json", json.dumps(entries, indent=2, default=float))
-        print(table)
-        print(f"written to {args.out}/table.md")
+        write_table(args.out, table + note, entries)
         return 0
 
     return exit_status(run)

@@ -15,7 +15,6 @@ when the data folder is absent.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import tempfile
@@ -23,8 +22,8 @@ import time
 from pathlib import Path
 
 from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
+from tools.bench.table_files import write_table
 from tools.eval.evaluation import evaluate
-from tools.io.atomic import atomic_write_text
 from tools.io.errors import exit_status
 from tools.io.machine import cpu_model
 from tools.io.motformat import write_results
@@ -130,12 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         entries = measure(args.data_root, args.rows, args.passes)
         n = len(list_sequences(args.data_root))
         table = markdown(entries, n)
-        args.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.out / "table.md", table + f"\nMachine: {cpu_model()}; "
-                                                          f"{time.time() - started:.0f} s.\n")
-        atomic_write_text(args.out / "table.json", json.dumps(entries, indent=2))
-        print(table)
-        print(f"written to {args.out}/table.md")
+        write_table(args.out, table + f"\nMachine: {cpu_model()}; {time.time() - started:.0f} s.\n", entries)
         return 0
 
     return exit_status(run)
