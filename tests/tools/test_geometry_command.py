@@ -140,3 +140,19 @@ def test_vgg_on_16px_crops_points_to_the_mlp(pendulum, tmp_path, capsys):
                      "--steps", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "architecture 'mlp'" in err
+
+
+def test_the_study_is_a_library_call_that_checks_before_writing(checkpoints, pendulum, tmp_path):
+    from appearance.geometry.report import GeometryOptions
+    from appearance.geometry.study import study_geometry, study_table
+    from tools.io.errors import InputError
+
+    opts = GeometryOptions(samples=20, pairs=5, nodes=60, k=6, grid=12, queries=2, max_crops=150, progress=False,
+                           refine=False)
+    with pytest.raises(InputError, match="--label"):
+        study_geometry(checkpoints, [pendulum], tmp_path / "bad", opts, labels=["only one"])
+    assert not (tmp_path / "bad").exists()
+    study = study_geometry(checkpoints[:1], [pendulum], tmp_path / "ok", opts, threads=1)
+    assert study.written[0] == tmp_path / "ok" / "geometry.json" and all(p.is_file() for p in study.written)
+    assert len(study.report["models"]) == 1 and study.report["crops_encoded"] == 150
+    assert study_table(study.models).count("\n") == 2    # header, rule, one row
