@@ -1,4 +1,5 @@
-"""The appearance table on the MOT15 train sequences: every descriptor tracked with DeepSORT.
+"""The appearance table on the MOT15 train sequences: every descriptor tracked with DeepSORT, or
+with ByteTrack's fused cost (--tracker bytetrack).
 
 Does what the `track` commands crops, train, calibrate and run do, through the library functions
 they wrap, skipping steps whose output already exists (rerun it to resume); logs each step as the
@@ -6,11 +7,13 @@ command that does the same, and writes a Markdown table combined over PETS09-S2L
 TUD-Stadtmitte, each learned row as the mean and spread over --seeds:
 
     python -m tools.bench.appearance_table [--seeds 0 1 2] [--jobs 2 --threads 1] [--steps 800]
+        [--tracker bytetrack --track-thresh 0.8 --appearance-weight 0.1]
 
 Protocol: label-free models train on the detection crops of both image sequences, and the
 tracklet classifier also leave-one-sequence-out (trained on the other sequence only); the
 supervised baseline trains on the gt identities of the other sequence only. Every learned
-threshold is `track calibrate`'s label-free proposal on the sequences the model tracks. The oracle
+threshold is `track calibrate`'s label-free proposal on the sequences the model tracks: DeepSORT's
+--max-distance, or ByteTrack's --appearance-thresh (a cosine distance). The oracle
 row (DeepSORT fed one exact direction per gt identity) is the ceiling that "gap closed" measures
 against: (IDF1 - motion-only's) / (oracle's - motion-only's). Re-id mAP and rank-1 score each
 descriptor on the gt crops of the sequences it tracks (appearance.scoring.reid).
@@ -115,8 +118,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="FMVAE penalty: the paper's (default) or the scale-free one")
     ap.add_argument("--loss-scale", choices=("none", "lambda"),
                     help="`track train --loss-scale` of the VAE models (default: track train's, none)")
+    ap.add_argument("--tracker", choices=("deepsort", "bytetrack"), default="deepsort",
+                    help="the tracker every row but SORT uses (default: %(default)s)")
+    ap.add_argument("--track-thresh", type=float, default=0.8,
+                    help="bytetrack: the high/low score split (default: %(default)s, for these detections)")
+    ap.add_argument("--appearance-weight", type=float, default=0.1,
+                    help="bytetrack: weight of the appearance distance in the fused cost (default: %(default)s)")
+    ap.add_argument("--no-loo", action="store_true", help="leave out the leave-one-sequence-out rows")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table-METRIC.md)")
     args = ap.parse_args(argv)
+    if args.tracker == "bytetrack" and args.metric != "cosine":
+        ap.error("--tracker bytetrack compares features by cosine distance: leave --metric at cosine")
 
     from appearance.crops.cache import CropSet
     from tools.bench.oracle_appearance import write_oracle_detections
@@ -132,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
         return 0
     work = Path(args.work)
-    crops, models, results = work / "crops", work / "models", work / f"results-{args.metric}"
+    tag = args.metric if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
+    crops, models, results = work / "crops", work / "models", work / f"results-{tag}"
+    # the tracker flags of every row but SORT's, and how the rows are named
+    base = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
+    title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
+    motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"
     log: list[str] = []
     common = ["--data-root", str(root)]
 
@@ -151,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def vae_models(kind: str, base: str, options: dict) -> None:
         plans.append((Model(base, kind, both, options), SEQS, False))
-        if args.vae_loo:
+        if args.vae_loo and not args.no_loo:
             for held_out in SEQS:
                 other = [s for s in SEQS if s != held_out][0]
                 plans.append((Model(f"{base}-not-{held_out}", kind, [str(crops / f"det-{other}")], options),
@@ -169,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         for choice in args.tracklet_negatives:
             tag, extra = negatives(choice)
             plans.append((Model(f"tracklet{tag}", "tracklet", both, extra), SEQS, False))
-    for held_out in SEQS:
+    for held_out in () if args.no_loo else SEQS:
         other = [s for s in SEQS if s != held_out][0]
         if "tracklet" in args.kinds:
             tag, extra = negatives(args.tracklet_negatives[0])
@@ -250,9 +267,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def gate(folder: Path, seqs: tuple[str, ...], name: str) -> dict:
         """`track run` flags (by option name) of the appearance gate of the features in `folder`."""
-        flags = {"metric": args.metric}
+        flags = {"metric": args.metric, **base}
+        if args.tracker == "bytetrack":
+            flags = {**base, "appearance_weight": args.appearance_weight}
+        gate_key = "max_distance" if args.tracker == "deepsort" else "appearance_thresh"
         if args.max_distance is not None:
-            return {**flags, "max_distance": args.max_distance}
+            return {**flags, gate_key: args.max_distance}
         report = work / "calibration" / f"{name}-{args.metric}.json"
         if not report.is_file():
             detections = {s: folder / f"{s}.npy" for s in seqs}
@@ -266,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                  "--json", str(report), "--quiet"], log, calibrate)
         proposal = json.loads(report.read_text())["label-free"]["proposals"][0]["threshold"]
         thresholds[name] = proposal
-        return {**flags, "max_distance": float(f"{proposal:.6g}")}
+        return {**flags, gate_key: float(f"{proposal:.6g}")}
 
     def tracked(spec: str, seqs: tuple[str, ...], name: str, centre: bool) -> tuple[str, dict, tuple[str, ...]]:
         """One tracking run of `spec`: (experiment, `track run` flags, sequences)."""
@@ -276,11 +296,13 @@ def main(argv: list[str] | None = None) -> int:
 
     oracle = work / "oracle"
     rows = [Row("SORT", lambda s: [("sort", {"tracker": "sort"}, SEQS)], seeded=False),
-            Row("DeepSORT motion-only", lambda s: [("motion", {"appearance": "none"}, SEQS)], seeded=False),
-            Row("DeepSORT + hist", lambda s: [tracked("hist", SEQS, "hist", False)], seeded=False,
+            Row(motion_label, lambda s: [("motion", {"appearance": "none", **base}, SEQS)], seeded=False),
+            Row(f"{title} + hist", lambda s: [tracked("hist", SEQS, "hist", False)], seeded=False,
                 reid=lambda s: [("hist", SEQS)]),
-            Row("DeepSORT + identity oracle (ceiling)",
-                lambda s: [("oracle", {"detections": str(oracle)}, SEQS)], seeded=False)]
+            # exact directions: same identity at cosine distance 0, any other near 1
+            Row(oracle_label, lambda s: [("oracle", {"detections": str(oracle), **base, **(
+                {"appearance_weight": args.appearance_weight, "appearance_thresh": 0.5} if base else {})}, SEQS)],
+                seeded=False)]
     labels = {"vhp-vae": "VHP-VAE", "fmvae": "FMVAE", "tracklet": "tracklet classifier",
               "supervised": "supervised (other sequence's gt)"}
     grouped: dict[str, list[tuple[Model, tuple[str, ...]]]] = {}
@@ -289,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         grouped.setdefault(base + (" (leave-one-out)" if loo and m.kind != "supervised" else ""), []).append((m, seqs))
     for key, members in grouped.items():
         m0 = members[0][0]
-        label = f"DeepSORT + {labels[m0.kind]}"
+        label = f"{title} + {labels[m0.kind]}"
         if m0.kind == "fmvae":
             label += f" eta={m0.options['eta']:g}"
         if m0.options.get("tracklet_weight"):
@@ -338,19 +360,19 @@ def main(argv: list[str] | None = None) -> int:
             if row.reid is not None:
                 scores.update(_reid(row.reid(seed), gt_crops, args.metric))
             per_seed.setdefault(row.label, []).append(scores)
-    motion = per_seed["DeepSORT motion-only"][0]["IDF1"]
-    ceiling = per_seed["DeepSORT + identity oracle (ceiling)"][0]["IDF1"]
+    motion = per_seed[motion_label][0]["IDF1"]
+    ceiling = per_seed[oracle_label][0]["IDF1"]
     for values in per_seed.values():
         for v in values:
             v["gap"] = 100 * (v["IDF1"] - motion) / (ceiling - motion)
     text = _tables(per_seed, args)
     print("\n" + text)
-    out = Path(args.out) if args.out else work / f"table-{args.metric}.md"
+    out = Path(args.out) if args.out else work / f"table-{tag}.md"
     atomic_write_text(out, text)
-    atomic_write_text(work / f"table-{args.metric}.json", json.dumps(
+    atomic_write_text(work / f"table-{tag}.json", json.dumps(
         {"per_seed": per_seed, "seeds": args.seeds, "thresholds": thresholds, "commands": log}, indent=2))
-    atomic_write_text(work / f"commands-{args.metric}.sh", "\n".join(log) + "\n")
-    print(f"wrote {out}, {work / f'table-{args.metric}.json'} and {work / f'commands-{args.metric}.sh'}")
+    atomic_write_text(work / f"commands-{tag}.sh", "\n".join(log) + "\n")
+    print(f"wrote {out}, {work / f'table-{tag}.json'} and {work / f'commands-{tag}.sh'}")
     return 0
 
 

@@ -30,8 +30,9 @@ def register(subparsers) -> None:
     what.add_argument("--people", type=int, default=8, help="people at a time per synthetic sequence (default: %(default)s)")
     what.add_argument("--seed", type=int, default=0, help="data, weights and batches (default: %(default)s)")
     train = p.add_argument_group("training")
-    train.add_argument("--steps", type=int, default=300,
-                       help="training steps per descriptor (default: %(default)s, a few minutes on 2 cores)")
+    train.add_argument("--steps", type=int, default=150,
+                       help="training steps per descriptor (default: %(default)s, about a minute each on 2 cores; "
+                            "300 or more for descriptors that re-identify better)")
     train.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
     train.add_argument("--threads", type=int, help="torch CPU threads for training (default: torch's choice)")
     train.add_argument("--no-train", dest="learned", action="store_false",

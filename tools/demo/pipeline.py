@@ -55,7 +55,7 @@ class DemoSettings:
     frames: int = 150
     people: int = 8
     seed: int = 0
-    steps: int = 300
+    steps: int = 150
     batch_size: int = 64
     threads: int | None = None
     learned: bool = True
