@@ -357,7 +357,8 @@ def _write_cache(folder: Path, plans: list[_Plan], size: int, progress: bool) ->
     try:
         offset = 0
         frames_total = sum(p.seq.info.length for p in plans)
-        with tqdm(total=frames_total, unit="frame", desc="crops", disable=not progress,
+        # disable=None: a bar on a terminal only, never escape codes in a log file
+        with tqdm(total=frames_total, unit="frame", desc="crops", disable=None if progress else True,
                   leave=False) as bar:
             for plan in plans:
                 info = plan.seq.info

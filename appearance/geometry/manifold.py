@@ -83,7 +83,7 @@ class DecoderManifold:
         z = self._tensor(z).reshape(-1, self.latent_dim)
         step = self._points_per_chunk()
         out = torch.empty(len(z), self.latent_dim, self.latent_dim, dtype=torch.float64)
-        with tqdm(total=len(z), desc=desc, unit="pt", disable=not progress, leave=False) as bar:
+        with tqdm(total=len(z), desc=desc, unit="pt", disable=None if progress else True, leave=False) as bar:
             for i in range(0, len(z), step):
                 jt = self._jacobian_rows(z[i:i + step]).to(torch.float64)   # (b, d, D)
                 out[i:i + len(jt)] = (jt @ jt.transpose(1, 2)).cpu()
@@ -122,7 +122,7 @@ class DecoderManifold:
         out = np.empty(len(a), np.float64)
         per = max(1, self.rows // max(1, s - 1)) if s > 1 else self.rows
         t = torch.linspace(0, 1, s + 1, dtype=self.dtype, device=self.device)[1:-1]     # interior
-        with tqdm(total=len(a), desc=desc, unit="edge", disable=not progress, leave=False) as bar:
+        with tqdm(total=len(a), desc=desc, unit="edge", disable=None if progress else True, leave=False) as bar:
             for i in range(0, len(a), per):
                 za, zb = a[i:i + per], b[i:i + per]
                 xa = self.flat(za) if index_a is None else images[torch.as_tensor(index_a[i:i + per])]

@@ -48,7 +48,7 @@ def geodesic_ratios(manifold: DecoderManifold, graph: LatentGraph, pairs: np.nda
     dist, pred = graph.distances(sources)
     row = {s: r for r, s in enumerate(sources)}
     riem, lat, graph_r, winners, geos = [], [], [], [], []
-    for i, j in tqdm(pairs, desc=desc, unit="pair", disable=not progress, leave=False):
+    for i, j in tqdm(pairs, desc=desc, unit="pair", disable=None if progress else True, leave=False):
         r = row[i]
         path = extract_path(pred[r], int(i), int(j))
         if not len(path) or not np.isfinite(dist[r, j]):

@@ -276,3 +276,9 @@ def test_cli_sequence_without_frames_exits_2_with_one_line(tmp_path: Path, capsy
 def test_cli_rejects_bad_flags(tiny_root: Path, argv: list[str], message: str, capsys) -> None:
     rc = cli.main(["crops", *argv, "--data-root", str(tiny_root), "--quiet"])
     assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_the_crop_bar_is_drawn_on_a_terminal_only(seq: Sequence, tmp_path: Path, capsys) -> None:
+    extract_crops([seq], tmp_path / "cache", progress=True)   # stderr is captured here: no terminal
+    err = capsys.readouterr().err
+    assert "crops" not in err and "\r" not in err

@@ -88,7 +88,7 @@ def next_steps() -> list[str]:
     return lines + [
         "  track data fetch MOT16                        # MOTChallenge data, 1.9 GB (data/README.md)",
         "  track run --seq MOT16-02 --data-root data/MOT16 --save-video   # track, score, draw",
-        "  track run --video FILE --detections DET.txt   # your own video (docs/usage.md)"]
+        "  track run --video FILE --save-video           # your own video: HOG detector, track, draw"]
 
 
 def _print_summary(report) -> None:

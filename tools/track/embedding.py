@@ -82,7 +82,7 @@ def embed_rows(seq: Sequence, descriptor: Descriptor, rows: MotRows | np.ndarray
                                    "appearance features need them")
     per_frame = frame_slices(data, seq.info.length)
     last = int(data[:, 0].max())
-    bar = tqdm(total=last, desc=seq.name, unit="frame", disable=not progress, leave=True,
+    bar = tqdm(total=last, desc=seq.name, unit="frame", disable=None if progress else True, leave=True,
                dynamic_ncols=True)
     for frame_no, image in seq.frames():
         idx = per_frame[frame_no]
