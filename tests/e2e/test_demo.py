@@ -104,7 +104,7 @@ def test_demo_without_training_runs_to_a_report_and_reuses_it(tmp_path, capsys):
 def _check_commands(manifest: dict) -> None:
     """Every command the demo records is a real `track` command, and each `track run` one, typed
     by a user, would use the configuration the demo's run used."""
-    from tools.track.run_config import config_from_args
+    from tools.cli.tracker_options import config_from_args
 
     parser = build_parser()
     verbs = []

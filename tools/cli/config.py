@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from tools.track.run_config import add_config_arguments, config_from_args, to_toml
+from tools.cli.tracker_options import add_config_arguments, config_from_args
+from tools.track.run_config import to_toml
 
 
 def register(sub) -> None:

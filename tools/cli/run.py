@@ -8,7 +8,7 @@ from tools.cli.detect import add_detector_arguments, open_detector_from_args, se
 from tools.cli.sequence_options import add_sequence_options, detection_paths, select_sequences
 from tools.io.errors import InputError
 from tools.track.experiment import experiment_name, run_experiment
-from tools.track.run_config import add_config_arguments, config_from_args
+from tools.cli.tracker_options import add_config_arguments, config_from_args
 from tools.track.runner import RunConfig
 
 
