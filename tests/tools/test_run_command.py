@@ -208,3 +208,28 @@ def test_progress_bars_only_in_a_terminal(tmp_path):
     assert "\x1b" not in text and "\r" not in text
     assert sorted(text.splitlines()) == sorted(line for line in text.splitlines() if line.strip())
     assert sorted(line.split(":")[0] for line in text.splitlines()) == ["A-01", "B-01"]
+
+
+def test_a_descriptor_a_tracker_would_not_use_is_refused(tiny_root, tmp_path, capsys):
+    base = ["run", "--seq", "TINY-01", "--data-root", str(tiny_root), "--results-root", str(tmp_path / "r"),
+            "--quiet", "--appearance", "hist"]
+    assert main(base + ["--tracker", "sort"]) == 2
+    assert "has no appearance stage" in capsys.readouterr().err
+    assert main(base + ["--tracker", "bytetrack"]) == 2
+    assert "--appearance-weight above 0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_npy_features_without_appearance_weight_are_a_motion_only_run(tiny_root, tmp_path):
+    seq = Sequence.open(tiny_root / "train" / "TINY-01")
+    det = seq.detections()
+    npy = tmp_path / "TINY-01.npy"
+    write_npy_detections(npy, det.data, np.ones((len(det.data), 2), np.float32))
+    res = tmp_path / "results"
+    args = ["run", "--seq", "TINY-01", "--data-root", str(tiny_root), "--detections", str(npy),
+            "--results-root", str(res), "--quiet", "--no-eval", "--tracker", "bytetrack"]
+    assert main(args) == 0
+    record = json.loads((res / "bytetrack" / "run.json").read_text())
+    assert record["motion_only"] is True
+    assert main(args + ["--appearance-weight", "0.2"]) == 0
+    assert json.loads((res / "bytetrack-auto" / "run.json").read_text())["motion_only"] is False

@@ -7,7 +7,7 @@ from pathlib import Path
 from tools.cli.detect import add_detector_arguments, open_detector_from_args, sequences_with_frames
 from tools.cli.sequence_options import add_sequence_options, detection_paths, select_sequences
 from tools.io.errors import InputError
-from tools.track.experiment import experiment_name, run_experiment
+from tools.track.experiment import experiment_name, run_experiment, safe_name
 from tools.cli.tracker_options import add_config_arguments, config_from_args
 from tools.track.runner import RunConfig
 
@@ -58,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
         args.save_video = True  # the annotated video is what --video is for
     seqs = select_sequences(args)
     if detects_first(args):
-        out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg, {}))
-        seqs, detections = detect_before_tracking(args, cfg, seqs, out_dir)
+        detector = open_detector_from_args(args)
+        # named for the detector too: these results must not mix with a run on the file's detections
+        name = args.experiment or f"{experiment_name(cfg, {})}-{safe_name(detector.name)}"
+        seqs, detections = detect_before_tracking(args, cfg, seqs, Path(args.results_root) / name, detector)
+        out_dir = Path(args.results_root) / name
     else:
         detections = detection_paths(args, seqs)
         out_dir = Path(args.results_root) / (args.experiment or experiment_name(cfg, detections))
@@ -81,21 +84,26 @@ def detects_first(args: argparse.Namespace) -> bool:
     return detects
 
 
-def detect_before_tracking(args: argparse.Namespace, cfg, seqs: list, out_dir: Path) -> tuple[list, dict[str, Path]]:
+def detect_before_tracking(args: argparse.Namespace, cfg, seqs: list, out_dir: Path,
+                           detector) -> tuple[list, dict[str, Path]]:
     """Run the detector over every sequence into out_dir/detections/<seq>.txt and say where; the
     descriptor and the output folder are checked first, so a bad one costs no detection time.
-    With --all (not --strict) sequences without frames are left out with a warning. Returns the
-    sequences to track and their detection files."""
+    With --all (not --strict) sequences without frames are left out with a warning, and (without
+    --force) a sequence with results and detections from an earlier run is not detected again.
+    Returns the sequences to track and their detection files."""
     from tools.detect.detection_run import detect_to_folder
     from tools.io.folders import check_output_folder
     from tools.track.runner import open_run_descriptor
 
     seqs = sequences_with_frames(args, seqs)
-    detector = open_detector_from_args(args)
     open_run_descriptor(cfg)  # an unknown descriptor or damaged checkpoint fails now, not after detecting
     folder = check_output_folder(out_dir, "--experiment") / "detections"
+    done = {s.name: folder / f"{s.name}.txt" for s in seqs if args.all and not args.force
+            and (folder / f"{s.name}.txt").is_file() and (out_dir / "data" / f"{s.name}.txt").is_file()}
     print(f"detecting people with {detector.describe()}")
-    paths = detect_to_folder(seqs, detector, folder, progress=not args.quiet, strict=args.strict)
+    paths = dict(done)
+    paths.update(detect_to_folder([s for s in seqs if s.name not in done], detector, folder,
+                                  progress=not args.quiet, strict=args.strict))
     target = next(iter(paths.values())) if len(paths) == 1 else folder
     print(f"detections written to {target} (reuse them: --detections {target})")
     return seqs, paths

@@ -90,7 +90,8 @@ def open_detector(spec: str, *, size: tuple[int, int] | None = None, min_score: 
 
     spec = str(spec).strip()
     if min_score is not None and not 0.0 <= min_score <= 1.0:
-        raise InputError(None, f"--min-score must lie in [0, 1], got {min_score:g}")
+        raise InputError(None, "the detector's least score (--min-score, --detector-min-score) must lie "
+                               f"in [0, 1], got {min_score:g}")
     kw = {} if min_score is None else {"min_score": float(min_score)}
     if spec.lower() == "hog":
         if size is not None:

@@ -21,7 +21,7 @@ from tools.io.folders import check_output_folder, folder_or_nothing
 from tools.io.records import read_record
 from tools.io.sequence import Sequence
 from tools.track.run_inputs import RunInputs, read_inputs
-from tools.track.runner import APPEARANCE_TRACKERS, RunConfig, SequenceResult, run_and_write
+from tools.track.runner import APPEARANCE_TRACKERS, RunConfig, SequenceResult, run_and_write, weighs_appearance
 
 
 @dataclass
@@ -45,12 +45,12 @@ def experiment_name(cfg: RunConfig, detections: dict[str, Path | None] | None = 
     motion = "deepsort-motion" if cfg.tracker == "deepsort" else cfg.tracker
     if cfg.appearance is None:
         features = any(p is not None and Path(p).suffix == ".npy" for p in (detections or {}).values())
-        return f"{cfg.tracker}-auto" if features else motion
+        return f"{cfg.tracker}-auto" if features and weighs_appearance(cfg) else motion
     kind, _, arg = cfg.appearance.partition(":")
     if kind == "none":
         return motion
     tag = _file_tag(kind, arg) if arg else ""
-    return _safe(f"{cfg.tracker}-{kind}" + (f"-{tag}" if tag and tag != _safe(kind) else ""))
+    return safe_name(f"{cfg.tracker}-{kind}" + (f"-{tag}" if tag and tag != safe_name(kind) else ""))
 
 
 def _file_tag(kind: str, arg: str) -> str:
@@ -58,14 +58,14 @@ def _file_tag(kind: str, arg: str) -> str:
     models/ for `track demo`'s RESULTS/models/KIND/checkpoint.pt), else the file's stem."""
     path = Path(arg)
     if path.stem not in ("checkpoint", "model"):
-        return _safe(path.stem)
+        return safe_name(path.stem)
     folder = path.absolute().parent
     if folder.name == kind and folder.parent.name == "models":
         folder = folder.parent.parent
-    return _safe(folder.name)
+    return safe_name(folder.name)
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     """Letters, digits and . _ + - only; no leading dot (a hidden folder) or trailing separator."""
     return re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-.")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from tools.io.errors import InputError
 from tools.io.motformat import MotRows
 from tools.io.sequence import Sequence
-from tools.track.runner import NO_FRAMES, RunConfig, open_run_descriptor
+from tools.track.runner import NO_FRAMES, RunConfig, open_run_descriptor, weighs_appearance
 
 
 @dataclass
@@ -17,11 +17,14 @@ class RunInputs:
     rows: dict[str, MotRows]                                   # their detections, by name
     descriptor: object = None                                  # opened once; None: no descriptor
     no_frames: list[Sequence] = field(default_factory=list)    # left out: they have no frames to embed
+    weighs_appearance: bool = True                             # the tracker uses features it is given
 
     @property
     def motion_only(self) -> bool:
-        """No appearance at all: no descriptor and no features in any detection file."""
-        return self.descriptor is None and all(r.feature is None for r in self.rows.values())
+        """No appearance at all: no descriptor, and no features in any detection file or a
+        tracker that does not use them."""
+        files = any(r.feature is not None for r in self.rows.values())
+        return self.descriptor is None and not (files and self.weighs_appearance)
 
 
 def read_inputs(seqs: list[Sequence], cfg: RunConfig, detections: dict[str, Path | None] | None = None,
@@ -44,4 +47,4 @@ def read_inputs(seqs: list[Sequence], cfg: RunConfig, detections: dict[str, Path
     for s in todo:
         path = detections.get(s.name)
         rows[s.name] = s.detections(path) if path else s.detections()
-    return RunInputs(todo, rows, descriptor, no_frames)
+    return RunInputs(todo, rows, descriptor, no_frames, weighs_appearance(cfg))

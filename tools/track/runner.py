@@ -75,15 +75,25 @@ def make_tracker(cfg: RunConfig, frame_rate: float | None = None):
     return TRACKER_CLASSES[cfg.tracker](params)
 
 
+def weighs_appearance(cfg: RunConfig) -> bool:
+    """Whether cfg's tracker uses features at all: DeepSORT's cascade always does; ByteTrack and
+    OC-SORT only with an appearance weight above 0; SORT never."""
+    if cfg.tracker not in APPEARANCE_TRACKERS:
+        return False
+    return getattr(getattr(cfg, cfg.tracker), "appearance_weight", 1.0) > 0
+
+
 def open_run_descriptor(cfg: RunConfig):
-    """The descriptor of cfg.appearance (None: motion only, the file's features, or SORT)."""
+    """The descriptor of cfg.appearance (None: motion only, or the file's features). A descriptor
+    the tracker would not use is an InputError rather than features computed for nothing."""
     from tools.track.embedding import open_descriptor
 
-    if cfg.tracker not in APPEARANCE_TRACKERS or cfg.appearance is None:
+    if cfg.appearance in (None, "none"):
         return None
-    params = getattr(cfg, cfg.tracker)
-    if cfg.appearance != "none" and getattr(params, "appearance_weight", 1.0) == 0:
-        # DeepSORT's cascade always uses appearance; the fused trackers would embed every box for nothing
+    if cfg.tracker not in APPEARANCE_TRACKERS:
+        raise InputError(None, f"--appearance {cfg.appearance}: --tracker {cfg.tracker} has no appearance "
+                               f"stage; choose one of {', '.join(APPEARANCE_TRACKERS)}")
+    if not weighs_appearance(cfg):
         raise InputError(None, f"--appearance {cfg.appearance} with --tracker {cfg.tracker} needs "
                                "--appearance-weight above 0 (for example 0.1)")
     return open_descriptor(cfg.appearance, cfg.descriptor)
@@ -112,7 +122,7 @@ def track_sequence(seq: Sequence, cfg: RunConfig, detections: MotRows | None = N
     tracker = make_tracker(cfg, seq.info.frame_rate)
     if descriptor is OPEN:
         descriptor = open_run_descriptor(cfg)
-    use_file_features = cfg.tracker in APPEARANCE_TRACKERS and cfg.appearance is None and rows.feature is not None
+    use_file_features = cfg.appearance is None and rows.feature is not None and weighs_appearance(cfg)
     want_frames = descriptor is not None or video_path is not None
     if want_frames and not seq.has_frames:
         raise InputError(seq.root, NO_FRAMES)
