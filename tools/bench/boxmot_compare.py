@@ -2,7 +2,7 @@
 
 Runs the PyPI package `boxmot` (its Python trackers ByteTrack, OcSort, BotSort, BoostTrack with
 their constructors' default parameters, no ReID) and our trackers (every name in
-tools.track.runner.TRACKERS: sort, deepsort, and bytetrack / ocsort once they exist) on the
+tools.track.runner.TRACKERS: sort, deepsort, bytetrack, ocsort) on the
 det/det.txt of every sequence under --data-root (default: MOT15/train beside the checkout,
 tools.bench.data_root), and reports per tracker:
 

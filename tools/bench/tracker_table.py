@@ -3,9 +3,9 @@
 Each row is a named configuration, the `track run` flags that give it; every row tracks the same
 detections through the library call `track run` wraps, is scored with TrackEval (MOT15 rules)
 combined over all sequences found and over the two image sequences, and is timed on the tracker
-alone (frames/s over all frames, best of --passes). Rows with an appearance descriptor need
-frames, so they run on the image sequences alone (their all-sequence cells stay empty), and
-their frames/s counts the tracker calls, not the descriptor:
+alone (frames/s over all frames, best of --passes). Rows with an appearance descriptor or camera
+motion need frames, so they run on the image sequences alone (their all-sequence cells stay
+empty), and their frames/s counts the tracker calls, not the descriptor:
 
     python -m tools.bench.tracker_table [--data-root DIR] [--rows NAME ...]
 
@@ -33,6 +33,8 @@ from tools.track.runner import RunConfig, open_run_descriptor, track_sequence
 
 IMAGE_SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
 # name -> the `track run` flags of the row (argparse dests, as tools.track.run_config.resolve takes them)
+_SPLIT = {"tracker": "bytetrack", "track_thresh": 0.8}
+_HIST = {**_SPLIT, "appearance": "hist"}
 ROWS: dict[str, dict] = {
     "SORT (paper)": {"tracker": "sort"},
     "DeepSORT (paper)": {"tracker": "deepsort", "appearance": "none"},
@@ -40,14 +42,27 @@ ROWS: dict[str, dict] = {
     "OC-SORT (paper)": {"tracker": "ocsort"},
     "SORT, max age 20, min hits 4, gaps <= 20 interpolated": {"tracker": "sort", "max_age": 20, "min_hits": 4,
                                                               "interpolate": 20},
-    "ByteTrack, score split 0.8": {"tracker": "bytetrack", "track_thresh": 0.8},
-    "ByteTrack, score split 0.8, gaps <= 10 interpolated": {"tracker": "bytetrack", "track_thresh": 0.8,
-                                                            "interpolate": 10},
+    "ByteTrack, score split 0.8": _SPLIT,
+    "ByteTrack, score split 0.8, gaps <= 10 interpolated": {**_SPLIT, "interpolate": 10},
     "OC-SORT, gaps <= 10 interpolated": {"tracker": "ocsort", "interpolate": 10},
+    # the sweeps docs/trackers.md quotes around the chosen configuration
+    "ByteTrack, score split 0.75": {**_SPLIT, "track_thresh": 0.75},
+    "ByteTrack, score split 0.85": {**_SPLIT, "track_thresh": 0.85},
+    "ByteTrack, score split 0.8, buffer 60": {**_SPLIT, "track_buffer": 60},
+    "ByteTrack, score split 0.8, match 0.7": {**_SPLIT, "match_thresh": 0.7},
+    "ByteTrack, score split 0.8, match 0.9": {**_SPLIT, "match_thresh": 0.9},
+    "ByteTrack (paper), gaps <= 20 interpolated": {"tracker": "bytetrack", "interpolate": 20},
+    "DeepSORT (paper), max age 10": {"tracker": "deepsort", "appearance": "none", "max_age": 10},
+    # rows that need frames: the image sequences only
+    "ByteTrack, score split 0.8, camera motion flow": {**_SPLIT, "camera_motion": "flow"},
+    "ByteTrack, score split 0.8, camera motion ecc": {**_SPLIT, "camera_motion": "ecc"},
     "DeepSORT + colour histogram": {"tracker": "deepsort", "appearance": "hist"},
-    "ByteTrack, score split 0.8 + colour histogram (weight 0.1, gate 0.4)": {
-        "tracker": "bytetrack", "track_thresh": 0.8, "appearance": "hist", "appearance_weight": 0.1,
-        "appearance_thresh": 0.4},
+    **{f"ByteTrack, score split 0.8 + colour histogram (weight {w:g}, gate {g:g})": {
+        **_HIST, "appearance_weight": w, "appearance_thresh": g}
+       for w, g in ((0.1, 0.4), (0.05, 0.4), (0.15, 0.4), (0.2, 0.4), (0.1, 0.3), (0.1, 0.5), (0.2, 0.5),
+                    (0.3, 0.6), (0.5, 0.25))},
+    "ByteTrack, score split 0.8 + colour histogram (weight 0.1, gate 0.4), camera motion flow": {
+        **_HIST, "appearance_weight": 0.1, "appearance_thresh": 0.4, "camera_motion": "flow"},
 }
 SHOWN = ("IDF1", "MOTA", "HOTA", "IDs")
 
@@ -79,7 +94,7 @@ def measure(data_root: Path, rows: list[str], passes: int = 2) -> list[dict]:
     for name in rows:
         flags = ROWS[name]
         cfg = row_config(flags)
-        needs_frames = cfg.appearance not in (None, "none")
+        needs_frames = cfg.appearance not in (None, "none") or cfg.camera_motion != "none"
         if needs_frames and not two:
             print(f"{name}: skipped, no image sequence under {data_root}")
             continue

@@ -17,10 +17,11 @@ def register(subparsers) -> None:
         description="Without --data: make synthetic sequences (`track synth`), cut their detection "
                     "crops, train the cpu-preset VHP-FMVAE and a VHP-VAE on them, pick each "
                     "descriptor's threshold without labels (`track calibrate`), track with SORT, "
-                    "DeepSORT motion-only, DeepSORT + colour histogram, + VHP-VAE and + VHP-FMVAE, "
+                    "DeepSORT motion-only, ByteTrack, OC-SORT, DeepSORT + colour histogram, + VHP-VAE "
+                    "and + VHP-FMVAE, "
                     "evaluate with TrackEval and write OUT/report.html and OUT/report.md. With --data "
-                    "the same on MOTChallenge sequences (those without frames are tracked by SORT and "
-                    "motion-only DeepSORT only). Finished stages are reused on a rerun.")
+                    "the same on MOTChallenge sequences (those without frames are tracked by the motion-only "
+                    "runs only). Finished stages are reused on a rerun.")
     what = p.add_argument_group("data")
     what.add_argument("--data", type=Path, metavar="PATH",
                       help="MOTChallenge sequences to use instead of synthetic ones, e.g. data/MOT15")
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
     train.add_argument("--batch-size", type=int, default=64, help="default: %(default)s")
     train.add_argument("--threads", type=int, help="torch CPU threads for training (default: torch's choice)")
     train.add_argument("--no-train", dest="learned", action="store_false",
-                       help="skip the learned descriptors (SORT, motion-only and histogram runs only)")
+                       help="skip the learned descriptors (the motion-only and histogram runs only)")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, help="results folder (default: results/demo, or results/demo-NAME with --data)")
     out.add_argument("--work", type=Path, help="derived data: synthetic sequences, crops (default: data/demo[-NAME])")

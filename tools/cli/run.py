@@ -14,7 +14,7 @@ from tools.track.runner import RunConfig
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="track sequences and write MOTChallenge results",
-                       description="Track sequences with SORT or DeepSORT. Results go to "
+                       description="Track sequences with SORT, DeepSORT, ByteTrack or OC-SORT. Results go to "
                                    "RESULTS_ROOT/EXPERIMENT/data/<seq>.txt; sequences with ground "
                                    "truth are evaluated with TrackEval afterwards.")
     what = p.add_argument_group("what to track")
