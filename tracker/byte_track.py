@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from tracker import kalman_filter as kf
+from tracker.camera_motion import XYAH_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
 from tracker.linear_assignment import INFTY_COST
@@ -222,12 +223,7 @@ class ByteTrack:
         by the same 2x2, the xyah state keeps its aspect ratio and scales height and its velocity
         by the warp's scale sqrt|det A|: mixing a ratio with a length under rotation is meaningless.
         """
-        w = np.asarray(warp, np.float64)
-        if w.shape == (3, 3):
-            w = w[:2]
-        if w.shape != (2, 3):
-            raise ValueError(f"camera motion must be a (2, 3) affine, got shape {w.shape}")
-        h = np.vstack([w, [0.0, 0.0, 1.0]])
+        h = np.vstack([as_affine(warp), [0.0, 0.0, 1.0]])
         self._warp = h if self._warp is None else h @ self._warp
 
     def tlwh(self, idx: np.ndarray) -> np.ndarray:
@@ -289,15 +285,7 @@ class ByteTrack:
         warp, self._warp = self._warp, None
         if warp is None or len(self.ids) == 0 or np.array_equal(warp, np.eye(3)):
             return
-        A, t = warp[:2, :2], warp[:2, 2]
-        scale = np.sqrt(abs(np.linalg.det(A)))
-        T = np.eye(8)
-        T[0:2, 0:2] = A
-        T[4:6, 4:6] = A
-        T[3, 3] = T[7, 7] = scale
-        self.mean = self.mean @ T.T
-        self.mean[:, :2] += t
-        self.cov = T @ self.cov @ T.T
+        self.mean, self.cov = warp_states(self.mean, self.cov, warp[:2], XYAH_SIZES)
 
     def _correct(self, idx: np.ndarray, dets: Detections, det_idx: np.ndarray, use_app: bool) -> None:
         """Mark tracks `idx` matched to boxes `det_idx` (update and re_activate alike); their Kalman

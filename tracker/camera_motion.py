@@ -10,11 +10,24 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_affine(warp: np.ndarray) -> np.ndarray:
+    """The (2, 3) affine of `warp`, given as (2, 3) or as (3, 3) with last row 0 0 1. A projective
+    warp is refused: a Kalman state's linear transform cannot follow it."""
+    w = np.asarray(warp, dtype=np.float64)
+    if w.shape == (3, 3):
+        if not np.allclose(w[2], [0.0, 0.0, 1.0]):
+            raise ValueError("camera motion must be affine; this (3, 3) warp is projective")
+        w = w[:2]
+    if w.shape != (2, 3):
+        raise ValueError(f"camera motion must be a (2, 3) affine, got shape {w.shape}")
+    return w
+
+
 def state_transform(warp: np.ndarray, dim: int, sizes: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
     """(M (dim, dim), offset (dim,)) for a state whose entries 0,1 are the centre and 4,5 its
     velocity; `sizes` maps a state index to the power of the warp's linear scale it scales by
     (1 for a height, 2 for an area); the other entries are unchanged."""
-    warp = np.asarray(warp, dtype=np.float64).reshape(2, 3)
+    warp = as_affine(warp)
     a = warp[:, :2]
     scale = float(np.sqrt(abs(np.linalg.det(a))))
     m = np.eye(dim)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker import kalman_filter as kf
-from tracker.camera_motion import XYAH_SIZES, warp_states
+from tracker.camera_motion import XYAH_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
 from tracker.iou import iou_tlwh
@@ -94,6 +94,7 @@ class DeepSort:
     def apply_camera_motion(self, warp: np.ndarray) -> None:
         """Move every track by the camera's (2, 3) affine warp from the last frame to this one;
         call before update()."""
+        warp = as_affine(warp)
         if len(self.ids):
             self.mean, self.cov = warp_states(self.mean, self.cov, warp, XYAH_SIZES)
 

@@ -16,7 +16,7 @@ def interpolate_gaps(rows: np.ndarray, max_gap: int) -> np.ndarray:
     track filled by boxes linear in the frame number; sorted by frame, then id."""
     rows = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
     if max_gap < 1 or len(rows) == 0:
-        return rows
+        return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
     order = np.lexsort((rows[:, 0], rows[:, 1]))  # by id, then frame
     r = rows[order]
     same = r[1:, 1] == r[:-1, 1]

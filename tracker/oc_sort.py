@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracker.camera_motion import XYSR_SIZES, warp_states
+from tracker.camera_motion import XYSR_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
 from tracker.iou import iou_tlbr
@@ -260,11 +260,7 @@ class OcSort:
         """Move every track by the camera's (2, 3) affine warp from the last frame to this one;
         call before update(). The filter, the state frozen for ORU, the stored observations and
         the direction all move, so ORU, OCM and OCR compare boxes in this frame's coordinates."""
-        w = np.asarray(warp, np.float64)
-        if w.shape == (3, 3):
-            w = w[:2]
-        if w.shape != (2, 3):
-            raise ValueError(f"camera motion must be a (2, 3) affine, got shape {w.shape}")
+        w = as_affine(warp)
         if not len(self.ids):
             return
         self.x, self.P = warp_states(self.x, self.P, w, XYSR_SIZES)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracker.camera_motion import XYSR_SIZES, warp_states
+from tracker.camera_motion import XYSR_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
 from tracker.iou import iou_tlbr
@@ -117,6 +117,7 @@ class Sort:
     def apply_camera_motion(self, warp: np.ndarray) -> None:
         """Move every track by the camera's (2, 3) affine warp from the last frame to this one;
         call before update()."""
+        warp = as_affine(warp)
         if len(self.ids):
             self.x, self.P = warp_states(self.x, self.P, warp, XYSR_SIZES)
 

@@ -189,3 +189,20 @@ def test_every_parameter_has_a_file_key():
     for section, cls in (("sort", SortParams), ("deepsort", DeepSortParams), ("filter", DetectionFilter)):
         block = text.split(f"[{section}]\n", 1)[1].split("\n\n", 1)[0]
         assert [line.split(" = ")[0] for line in block.splitlines()] == [f.name for f in dataclasses.fields(cls)]
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"tracker": "bytetrack", "track_thresh": 0.95}, "no box can start a track"),
+])
+def test_values_that_together_track_nothing_are_refused(flags, message):
+    with pytest.raises(InputError, match=message):
+        resolve(None, flags)
+
+
+def test_bytetrack_thresholds_in_a_file_are_checked(tmp_path):
+    for text, message in (("[bytetrack]\nnew_track_thresh = -3\n", "new_track_thresh"),
+                          ("[bytetrack]\nlow_thresh = 0.7\n", "below the track threshold")):
+        path = tmp_path / "c.toml"
+        path.write_text(text)
+        with pytest.raises(InputError, match=message):
+            resolve(load_config(path), {})

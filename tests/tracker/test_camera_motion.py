@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker import DeepSort, Detections, Sort
+from tracker import ByteTrack, DeepSort, Detections, OcSort, Sort
 from tracker.camera_motion import XYAH_SIZES, XYSR_SIZES, warp_states
 
 
@@ -53,3 +53,24 @@ def test_compensated_tracks_keep_one_id_under_a_camera_pan(make):
     assert len(set(compensated)) == 1 and len(compensated) >= 10
     plain = _run(make(), shift_camera=False)
     assert max([plain.count(i) for i in set(plain)], default=0) <= 2
+
+
+@pytest.mark.parametrize("make", [Sort, DeepSort, ByteTrack, OcSort])
+def test_every_tracker_takes_an_affine_and_refuses_anything_else(make):
+    t = make()
+    t.apply_camera_motion(np.vstack([_warp(t=(3.0, 0.0)), [0.0, 0.0, 1.0]]))   # (3, 3) affine: fine
+    with pytest.raises(ValueError, match="projective"):
+        t.apply_camera_motion(np.array([[1.0, 0, 0], [0, 1.0, 0], [1e-3, 0, 1.0]]))
+    with pytest.raises(ValueError, match="shape"):
+        t.apply_camera_motion(np.eye(2))
+
+
+def test_bytetrack_moves_its_states_as_the_shared_state_warp_does():
+    t = ByteTrack()
+    t.update(Detections([[100.0, 50.0, 20.0, 40.0], [300.0, 80.0, 30.0, 60.0]], [0.9, 0.9]))
+    w = _warp(0.1, 1.2, (5.0, -3.0))
+    expect_mean, expect_cov = warp_states(t.mean.copy(), t.cov.copy(), w, XYAH_SIZES)
+    t.apply_camera_motion(w)
+    t._apply_warp()
+    np.testing.assert_allclose(t.mean, expect_mean)
+    np.testing.assert_allclose(t.cov, expect_cov)

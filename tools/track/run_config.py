@@ -76,6 +76,8 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("bytetrack", "frame_rate"): (lambda v: v is None or v > 0, "positive, or \"none\" (the sequence's)"),
     ("bytetrack", "track_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "low_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("bytetrack", "new_track_thresh"): (lambda v: v is None or 0 <= v <= 1, "between 0 and 1, or \"none\""),
+    ("bytetrack", "low_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "second_match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "unconfirmed_match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
@@ -365,7 +367,21 @@ def resolve(file_values: dict[str, dict[str, Any]] | None = None,
         kwargs[name] = cls(**merged.get(name, {}))
     for name in _options_fields():
         kwargs[name] = dict(merged.get(name, {}))
-    return RunConfig(**kwargs)
+    cfg = RunConfig(**kwargs)
+    _check_together(cfg)
+    return cfg
+
+
+def _check_together(cfg: RunConfig) -> None:
+    """Values fine one by one that together leave a tracker unable to track anything."""
+    b = cfg.bytetrack
+    birth = b.track_thresh + 0.1 if b.new_track_thresh is None else b.new_track_thresh
+    if birth > 1:
+        raise InputError(None, f"bytetrack: no box can start a track (a new track needs a score of {birth:g}, "
+                               "the track threshold + 0.1); lower --track-thresh or set new_track_thresh")
+    if b.low_thresh >= b.track_thresh:
+        raise InputError(None, f"bytetrack: low_thresh ({b.low_thresh:g}) must lie below the track threshold "
+                               f"({b.track_thresh:g})")
 
 
 def config_argv(values: dict[str, Any]) -> list[str]:
