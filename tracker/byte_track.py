@@ -32,6 +32,7 @@ from tracker import kalman_filter as kf
 from tracker.camera_motion import XYAH_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
+from tracker.track_features import blend, normalise
 from tracker.linear_assignment import INFTY_COST
 
 TRACKED, LOST, REMOVED = 1, 2, 3
@@ -101,11 +102,6 @@ def assign_with_limit(cost: np.ndarray, limit: float) -> tuple[np.ndarray, np.nd
     col_free = np.ones(m, bool)
     col_free[matches[:, 1]] = False
     return matches, np.flatnonzero(row_free), np.flatnonzero(col_free)
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    """Rows to unit length; a zero row stays zero (its cosine distance to anything is 1)."""
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class ByteTrack:
@@ -248,7 +244,7 @@ class ByteTrack:
         if p.fuse_score:
             dist = 1.0 - (1.0 - dist) * dets.confidence[None, :]
         if use_app and self.has_feature[rows].any():
-            cos = 1.0 - self.feature[rows].astype(np.float64) @ _normalise(
+            cos = 1.0 - self.feature[rows].astype(np.float64) @ normalise(
                 dets.feature.astype(np.float64)).T
             w = p.appearance_weight
             fused = np.where(cos > p.appearance_thresh, INFTY_COST, (1.0 - w) * dist + w * cos)
@@ -298,11 +294,8 @@ class ByteTrack:
         self.activated[idx] = True
         self.frame_seen[idx] = self.frame_id
         if use_app:
-            new = _normalise(dets.feature[det_idx].astype(np.float64))
-            old = self.feature[idx].astype(np.float64)
-            a = self.params.ema_alpha
-            blended = np.where(self.has_feature[idx, None], a * old + (1.0 - a) * new, new)
-            self.feature[idx] = _normalise(blended)
+            new = normalise(dets.feature[det_idx].astype(np.float64))
+            self.feature[idx] = blend(self.feature[idx], new, self.has_feature[idx], self.params.ema_alpha)
             self.has_feature[idx] = True
 
     def _flush(self) -> None:
@@ -333,7 +326,7 @@ class ByteTrack:
         self.has_feature = np.concatenate([self.has_feature, np.full(n, use_app)])
         if self.feature is not None:
             if use_app:
-                new = _normalise(dets.feature.astype(np.float64)).astype(np.float32)
+                new = normalise(dets.feature.astype(np.float64)).astype(np.float32)
             else:
                 new = np.zeros((n, self.feature.shape[1]), np.float32)
             self.feature = np.concatenate([self.feature, new])

@@ -55,6 +55,7 @@ from scipy.optimize import linear_sum_assignment
 from tracker.camera_motion import XYSR_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
+from tracker.track_features import blend, normalise
 from tracker.iou import iou_tlbr
 from tracker.sort import _F, _I7, _P0, _Q, _R, tlbr_to_z, x_to_tlbr
 
@@ -117,10 +118,6 @@ def _match(iou: np.ndarray, similarity: np.ndarray, threshold: float) -> np.ndar
     else:
         pairs = _assign(-similarity)
     return pairs[iou[pairs[:, 0], pairs[:, 1]] >= threshold]
-
-
-def _normalise(f: np.ndarray) -> np.ndarray:
-    return f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
 
 
 def _centres(tlbr: np.ndarray) -> np.ndarray:
@@ -194,7 +191,7 @@ class OcSort:
         high = np.flatnonzero(conf > p.det_thresh)
         dets, scores = all_tlbr[high], conf[high]
         use_app = p.appearance_weight > 0 and detections.feature is not None
-        det_feat = _normalise(detections.feature[high].astype(np.float64)) if use_app else None
+        det_feat = normalise(detections.feature[high].astype(np.float64)) if use_app else None
         if use_app and self.feature is None:
             self.feature = np.zeros((len(self.ids), detections.feature.shape[1]), np.float32)
 
@@ -359,10 +356,7 @@ class OcSort:
         self.x[i], self.P[i] = x[0], P[0]
 
     def _blend_features(self, idx: np.ndarray, new: np.ndarray) -> None:
-        a = self.params.ema_alpha
-        old = self.feature[idx].astype(np.float64)
-        blended = np.where(self.has_feature[idx, None], a * old + (1.0 - a) * new, new)
-        self.feature[idx] = _normalise(blended)
+        self.feature[idx] = blend(self.feature[idx], new, self.has_feature[idx], self.params.ema_alpha)
         self.has_feature[idx] = True
 
     def _birth(self, boxes: np.ndarray, feat: np.ndarray | None) -> None:
