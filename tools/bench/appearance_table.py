@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = args.metric if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
-    base = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
+    row_flags = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
     title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
     motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"
     log: list[str] = []
@@ -267,9 +267,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def gate(folder: Path, seqs: tuple[str, ...], name: str) -> dict:
         """`track run` flags (by option name) of the appearance gate of the features in `folder`."""
-        flags = {"metric": args.metric, **base}
+        flags = {"metric": args.metric, **row_flags}
         if args.tracker == "bytetrack":
-            flags = {**base, "appearance_weight": args.appearance_weight}
+            flags = {**row_flags, "appearance_weight": args.appearance_weight}
         gate_key = "max_distance" if args.tracker == "deepsort" else "appearance_thresh"
         if args.max_distance is not None:
             return {**flags, gate_key: args.max_distance}
@@ -296,12 +296,12 @@ def main(argv: list[str] | None = None) -> int:
 
     oracle = work / "oracle"
     rows = [Row("SORT", lambda s: [("sort", {"tracker": "sort"}, SEQS)], seeded=False),
-            Row(motion_label, lambda s: [("motion", {"appearance": "none", **base}, SEQS)], seeded=False),
+            Row(motion_label, lambda s: [("motion", {"appearance": "none", **row_flags}, SEQS)], seeded=False),
             Row(f"{title} + hist", lambda s: [tracked("hist", SEQS, "hist", False)], seeded=False,
                 reid=lambda s: [("hist", SEQS)]),
             # exact directions: same identity at cosine distance 0, any other near 1
-            Row(oracle_label, lambda s: [("oracle", {"detections": str(oracle), **base, **(
-                {"appearance_weight": args.appearance_weight, "appearance_thresh": 0.5} if base else {})}, SEQS)],
+            Row(oracle_label, lambda s: [("oracle", {"detections": str(oracle), **row_flags, **(
+                {"appearance_weight": args.appearance_weight, "appearance_thresh": 0.5} if row_flags else {})}, SEQS)],
                 seeded=False)]
     labels = {"vhp-vae": "VHP-VAE", "fmvae": "FMVAE", "tracklet": "tracklet classifier",
               "supervised": "supervised (other sequence's gt)"}
