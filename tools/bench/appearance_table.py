@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
         return 0
     work = Path(args.work)
-    tag = args.metric if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
-    crops, models, results = work / "crops", work / "models", work / f"results-{tag}"
+    table_tag = args.metric if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
+    crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
     row_flags = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
     title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
@@ -367,12 +367,12 @@ def main(argv: list[str] | None = None) -> int:
             v["gap"] = 100 * (v["IDF1"] - motion) / (ceiling - motion)
     text = _tables(per_seed, args)
     print("\n" + text)
-    out = Path(args.out) if args.out else work / f"table-{tag}.md"
+    out = Path(args.out) if args.out else work / f"table-{table_tag}.md"
     atomic_write_text(out, text)
-    atomic_write_text(work / f"table-{tag}.json", json.dumps(
+    atomic_write_text(work / f"table-{table_tag}.json", json.dumps(
         {"per_seed": per_seed, "seeds": args.seeds, "thresholds": thresholds, "commands": log}, indent=2))
-    atomic_write_text(work / f"commands-{tag}.sh", "\n".join(log) + "\n")
-    print(f"wrote {out}, {work / f'table-{tag}.json'} and {work / f'commands-{tag}.sh'}")
+    atomic_write_text(work / f"commands-{table_tag}.sh", "\n".join(log) + "\n")
+    print(f"wrote {out}, {work / f'table-{table_tag}.json'} and {work / f'commands-{table_tag}.sh'}")
     return 0
 
 
