@@ -49,6 +49,8 @@ if __package__ in (None, ""):  # run as a file: make the project importable
 
 import numpy as np
 
+from tracker.iou import iou_tlwh  # NaN for two empty boxes: never a match at IoU >= 0.99
+
 from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
 
 BOXMOT_VERSION = "25.0.0"
@@ -228,20 +230,6 @@ def our_tracker_names() -> tuple[tuple[str, ...], str | None]:
 
 
 # -- agreement between two outputs --------------------------------------------------------------
-
-def iou_tlwh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of boxes given as (x, y, w, h) rows."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    ax2, ay2 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-    bx2, by2 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2[:, None], bx2[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(ay2[:, None], by2[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = iw * ih
-    union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
-
 
 def match_frame(a: np.ndarray, b: np.ndarray, threshold: float = AGREE_IOU) -> list[tuple[int, int]]:
     """Index pairs (i, j) of boxes a[i] and b[j] with IoU >= threshold, one-to-one, taken

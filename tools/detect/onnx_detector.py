@@ -24,6 +24,8 @@ its score is that class's score (times objectness for YOLOX). Boxes under min_sc
 """
 from __future__ import annotations
 
+import functools
+
 from pathlib import Path
 
 import cv2
@@ -192,11 +194,15 @@ class OnnxDetector:
         return tlwh[inside], np.clip(scores[inside], 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=8)
 def _grid(width: int, height: int) -> np.ndarray:
-    """YOLOX's anchor points, (N, 4) rows: cell x, cell y, stride, stride; stride 8 first, row-major."""
+    """YOLOX's anchor points, (N, 4) rows: cell x, cell y, stride, stride; stride 8 first, row-major.
+    Made once per input size (cached, read-only): raw outputs are decoded with it every frame."""
     parts = []
     for s in STRIDES:
         gh, gw = height // s, width // s
         ys, xs = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")
         parts.append(np.stack([xs.ravel(), ys.ravel(), np.full(gh * gw, s), np.full(gh * gw, s)], axis=1))
-    return np.concatenate(parts).astype(np.float32)
+    grid = np.concatenate(parts).astype(np.float32)
+    grid.setflags(write=False)
+    return grid
