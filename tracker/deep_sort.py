@@ -37,6 +37,10 @@ class DeepSortParams:
     # (1 - lambda) x appearance, a pair admissible only inside both gates. 0 (the paper's MOT16
     # setting and the reference code) is appearance alone.
     motion_weight: float = 0.0
+    # StrongSORT's EMA track feature: with alpha set, a track keeps one feature, alpha x old +
+    # (1 - alpha) x new at each match, in place of the gallery (nn_budget then has no effect).
+    # None (the reference) keeps the gallery.
+    ema_alpha: float | None = None
 
 
 class DeepSort:
@@ -51,7 +55,7 @@ class DeepSort:
 
     def __init__(self, params: DeepSortParams | None = None, **overrides) -> None:
         self.params = make_params(DeepSortParams, params, overrides)
-        self.gallery = Gallery(self.params.metric, self.params.nn_budget)
+        self.gallery = Gallery(self.params.metric, self.params.nn_budget, self.params.ema_alpha)
         self._next_id = 1
         self.mean = np.zeros((0, 8))
         self.cov = np.zeros((0, 8, 8))

@@ -51,14 +51,22 @@ def paired_distance(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
 
 
 class Gallery:
-    """Features per track id: cosine distance 1 - a.b, or squared Euclidean as in DeepSORT."""
+    """Features per track id: cosine distance 1 - a.b, or squared Euclidean as in DeepSORT.
 
-    def __init__(self, metric: str = "cosine", budget: int | None = 100) -> None:
+    With `ema` set, a track keeps one feature instead, folded with each new one as
+    ema * old + (1 - ema) * new (renormalised for cosine): StrongSORT's EMA track feature, which
+    a single off-person crop disturbs less than it joins a nearest-neighbour gallery.
+    """
+
+    def __init__(self, metric: str = "cosine", budget: int | None = 100, ema: float | None = None) -> None:
         check_metric(metric)
         if budget is not None and budget < 1:
             raise ValueError("budget must be None or >= 1")
+        if ema is not None and not 0.0 <= ema <= 1.0:
+            raise ValueError("ema must be None or between 0 and 1")
         self.metric = metric
         self.budget = budget
+        self.ema = ema
         self.samples: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -72,10 +80,22 @@ class Gallery:
         if self.metric == "cosine":
             feats = _normalise(feats)
         old = self.samples.get(track_id)
+        if self.ema is not None:
+            self.samples[track_id] = self._fold(old, feats)
+            return
         merged = feats if old is None else np.concatenate([old, feats])
         if self.budget is not None and len(merged) > self.budget:
             merged = merged[-self.budget:]
         self.samples[track_id] = merged
+
+    def _fold(self, old: np.ndarray | None, feats: np.ndarray) -> np.ndarray:
+        """(1, D) EMA of `old` (or the first new feature) and each of `feats` in order."""
+        acc = (feats[0] if old is None else old[0]).astype(np.float64)
+        for f in feats[0 if old is not None else 1:]:
+            acc = self.ema * acc + (1.0 - self.ema) * f
+            if self.metric == "cosine":
+                acc /= max(float(np.linalg.norm(acc)), 1e-12)
+        return acc[None].astype(np.float32)
 
     def retain(self, active_ids) -> None:
         """Forget every track not in `active_ids` (deleted or no longer confirmed)."""

@@ -206,3 +206,15 @@ def test_bytetrack_thresholds_in_a_file_are_checked(tmp_path):
         path.write_text(text)
         with pytest.raises(InputError, match=message):
             resolve(load_config(path), {})
+
+
+def test_ema_alpha_flag_sets_every_tracker_and_none_restores_the_deepsort_gallery(tmp_path):
+    cfg = cfg_of(["--ema-alpha", "0.8"])
+    assert cfg.deepsort.ema_alpha == cfg.bytetrack.ema_alpha == cfg.ocsort.ema_alpha == 0.8
+    path = write(tmp_path, "[deepsort]\nema_alpha = 0.9\n")
+    cfg = cfg_of(["--config", str(path), "--ema-alpha", "none"])
+    assert cfg.deepsort.ema_alpha is None                         # the reference gallery
+    assert cfg.bytetrack.ema_alpha == RunConfig().bytetrack.ema_alpha  # "none" is not a ByteTrack alpha
+    assert resolve(load_config(write(tmp_path, to_toml(cfg), "back.toml"))) == cfg
+    with pytest.raises(InputError, match="--ema-alpha"):
+        cfg_of(["--ema-alpha", "1.5"])

@@ -277,3 +277,74 @@ def test_motion_weight_zero_is_the_reference_tracker():
             out.append((t.update(frame(boxes, feats)), feats))
         runs.append(([[(i, b.tolist()) for i, b in o] for o, _ in out], [f for _, f in out]))
     assert runs[0][0] == runs[1][0]
+
+
+# -- EMA track feature (StrongSORT) -------------------------------------------------------------
+
+def test_ema_gallery_keeps_one_renormalised_blend_per_track():
+    g = Gallery("cosine", budget=100, ema=0.75)
+    a, b = np.array([[3.0, 0.0]], np.float32), np.array([[0.0, 2.0]], np.float32)
+    g.add(1, a)
+    g.add(1, np.concatenate([b, b]))
+    want = np.array([1.0, 0.0])
+    for _ in range(2):
+        want = 0.75 * want + 0.25 * np.array([0.0, 1.0])
+        want /= np.linalg.norm(want)
+    assert g.samples[1].shape == (1, 2)
+    np.testing.assert_allclose(g.samples[1][0], want, rtol=1e-6)
+    np.testing.assert_allclose(g.distance(b, [1]), [[1.0 - want[1]]], rtol=1e-6)
+    e = Gallery("euclidean", ema=0.5)   # no renormalising under the Euclidean metric
+    e.add(1, np.array([[0.0, 0.0], [4.0, 0.0]], np.float32))
+    np.testing.assert_allclose(e.samples[1], [[2.0, 0.0]])
+
+
+def test_ema_gallery_forgets_a_single_odd_feature_that_a_nearest_neighbour_gallery_keeps():
+    usual, odd = np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 1.0]], np.float32)
+    costs = {}
+    for ema in (None, 0.9):
+        g = Gallery("cosine", budget=100, ema=ema)
+        for f in [usual] * 10 + [odd] + [usual] * 3:
+            g.add(5, f)
+        costs[ema] = g.distance(odd, [5])[0, 0]
+    assert costs[None] < 1e-6            # the gallery still holds the odd crop: a perfect match
+    assert costs[0.9] > 0.5              # the EMA has moved back towards the usual look
+
+
+@pytest.mark.parametrize("ema", [-0.1, 1.5])
+def test_ema_outside_zero_one_is_refused(ema):
+    with pytest.raises(ValueError, match="ema"):
+        Gallery("cosine", ema=ema)
+
+
+def test_ema_alpha_zero_is_a_gallery_of_the_last_feature():
+    rng = np.random.default_rng(4)
+    outputs = []
+    for params in ({"ema_alpha": 0.0}, {"nn_budget": 1}):
+        t = DeepSort(n_init=2, max_distance=0.6, **params)
+        frames = []
+        for f in range(40):
+            boxes = [box(f, 100.0 + 45 * k, 1.5 + 0.5 * k) for k in range(4)]
+            feats = rng.standard_normal((4, 6)) + np.eye(4, 6) * 3 if not outputs else outputs[0][1][f]
+            frames.append(feats)
+            out = t.update(frame(boxes, feats))
+        outputs.append(([(i, b.tolist()) for i, b in out], frames, {k: v.copy() for k, v in t.gallery.samples.items()}))
+    assert outputs[0][0] == outputs[1][0]
+    assert outputs[0][2].keys() == outputs[1][2].keys()
+    for k in outputs[0][2]:
+        np.testing.assert_allclose(outputs[0][2][k], outputs[1][2][k], rtol=1e-6)
+
+
+def test_ema_track_feature_resists_a_one_frame_look_alike():
+    # two side-by-side tracks; for one frame track A's crop looks like B. With a gallery, B's
+    # later crops then match A's gallery perfectly (cost 0) in the swap frame; the EMA is not fooled.
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    left, right = [100.0, 50.0, 40.0, 100.0], [130.0, 50.0, 40.0, 100.0]
+    ids = {}
+    for params in ({}, {"ema_alpha": 0.9}):
+        t = DeepSort(n_init=2, max_age=10, max_distance=0.5, **params)
+        for f in range(10):
+            t.update(frame([left, right], [a, b] if f != 5 else [b, b]))
+        cost = t.gallery.distance(np.array([b], np.float32), t.ids.tolist())[:, 0]
+        ids[bool(params)] = dict(zip(t.ids.tolist(), cost.round(3).tolist()))
+    assert min(ids[False].values()) < 1e-3 and sorted(ids[False].values())[1] < 1e-3  # both tracks "are" b
+    assert sorted(ids[True].values())[1] > 0.5                                       # only B's is near b

@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="bytetrack: the high/low score split (default: %(default)s, for these detections)")
     ap.add_argument("--appearance-weight", type=float, default=0.1,
                     help="bytetrack: weight of the appearance distance in the fused cost (default: %(default)s)")
+    ap.add_argument("--ema-alpha", type=float,
+                    help="deepsort: keep an EMA track feature of this alpha in place of the gallery "
+                         "(`track run --ema-alpha`; default: the gallery)")
     ap.add_argument("--no-loo", action="store_true", help="leave out the leave-one-sequence-out rows")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table-METRIC.md)")
     args = ap.parse_args(argv)
@@ -144,11 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
         return 0
     work = Path(args.work)
-    table_tag = args.metric if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
+    if args.ema_alpha is not None and args.tracker != "deepsort":
+        ap.error("--ema-alpha is a DeepSORT row option (ByteTrack always keeps an EMA feature)")
+    ema = "" if args.ema_alpha is None else f"ema{args.ema_alpha:g}-"
+    table_tag = f"{ema}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
     row_flags = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
     title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
+    if args.ema_alpha is not None:
+        row_flags["ema_alpha"] = args.ema_alpha
+        title = f"DeepSORT (EMA {args.ema_alpha:g})"
     motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"
     log: list[str] = []
     common = ["--data-root", str(root)]
@@ -301,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                 reid=lambda s: [("hist", SEQS)]),
             # exact directions: same identity at cosine distance 0, any other near 1
             Row(oracle_label, lambda s: [("oracle", {"detections": str(oracle), **row_flags, **(
-                {"appearance_weight": args.appearance_weight, "appearance_thresh": 0.5} if row_flags else {})}, SEQS)],
+                {"appearance_weight": args.appearance_weight, "appearance_thresh": 0.5} if args.tracker == "bytetrack" else {})}, SEQS)],
                 seeded=False)]
     labels = {"vhp-vae": "VHP-VAE", "fmvae": "FMVAE", "tracklet": "tracklet classifier",
               "supervised": "supervised (other sequence's gt)"}

@@ -71,6 +71,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
     how.add_argument("--motion-weight", type=float, metavar="LAMBDA",
                      help="DeepSORT fused cost (Wojke et al. eq. 5): LAMBDA x squared Mahalanobis + (1 - LAMBDA) x "
                           f"appearance in the cascade (default: {d.motion_weight:g}, appearance alone)")
+    how.add_argument("--ema-alpha", type=_float_or_none, metavar="ALPHA",
+                     help="track feature as an EMA, ALPHA x old + (1 - ALPHA) x new: DeepSORT keeps it in place of "
+                          f"the gallery (StrongSORT, 0.9; default: {d.ema_alpha}, the gallery); ByteTrack and "
+                          f"OC-SORT always do (default: {b.ema_alpha:g})")
     how.add_argument("--min-confidence", type=float,
                      help=f"DeepSORT: drop weaker detections (default: {f.min_confidence})")
     how.add_argument("--min-height", type=float, help=f"DeepSORT: drop shorter boxes (default: {f.min_height})")
@@ -86,8 +90,17 @@ def _int_or_none(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"expected an integer or none, got {text!r}") from None
 
 
+def _float_or_none(text: str) -> float | None:
+    if text.strip().lower() == NONE:
+        return _UNLIMITED
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or none, got {text!r}") from None
+
+
 class _Unlimited:
-    """`--nn-budget none`: distinct from None, which means the flag was not given."""
+    """`--nn-budget none`, `--ema-alpha none`: distinct from None, which means the flag was not given."""
 
     def __repr__(self) -> str:
         return NONE

@@ -60,6 +60,7 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("deepsort", "max_iou_distance"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("deepsort", "gating_threshold"): (lambda v: v > 0, "positive"),
     ("deepsort", "motion_weight"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("deepsort", "ema_alpha"): (lambda v: v is None or 0 <= v <= 1, "between 0 and 1, or \"none\" (the gallery)"),
     ("sort", "max_age"): (lambda v: v >= 0, "at least 0"),
     ("sort", "min_hits"): (lambda v: v >= 0, "at least 0"),
     ("sort", "iou_threshold"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
@@ -77,7 +78,6 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("bytetrack", "track_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "low_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "new_track_thresh"): (lambda v: v is None or 0 <= v <= 1, "between 0 and 1, or \"none\""),
-    ("bytetrack", "low_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "second_match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("bytetrack", "unconfirmed_match_thresh"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
@@ -112,6 +112,7 @@ FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "max_iou_distance": (("deepsort", "max_iou_distance"),),
     "gating_threshold": (("deepsort", "gating_threshold"),),
     "motion_weight": (("deepsort", "motion_weight"),),
+    "ema_alpha": (("deepsort", "ema_alpha"), ("bytetrack", "ema_alpha"), ("ocsort", "ema_alpha")),
     "min_confidence": (("filter", "min_confidence"),),
     "min_height": (("filter", "min_height"),),
     "nms_max_overlap": (("filter", "nms_max_overlap"),),
@@ -350,9 +351,11 @@ def resolve(file_values: dict[str, dict[str, Any]] | None = None,
     for dest, value in (flags or {}).items():
         if value is None or dest not in FLAGS:
             continue
-        for section, key in FLAGS[dest]:
-            if key not in schema.get(section, {}):
-                continue
+        targets = [(s, k) for s, k in FLAGS[dest] if k in schema.get(s, {})]
+        if value == NONE and len(targets) > 1:
+            # "none" sets the trackers whose field is optional (--ema-alpha none: DeepSORT's gallery)
+            targets = [(s, k) for s, k in targets if _optional(schema[s][k])[1]] or targets
+        for section, key in targets:
             try:
                 v = _coerce(value, schema[section][key], (section, key))
                 _check_value(section, key, v)
