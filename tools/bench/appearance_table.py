@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             for eta in args.etas:
                 vae_models("fmvae", f"fmvae-eta{eta:g}{tag}", {"eta": eta, **extra})
     def negatives(choice: str) -> tuple[str, dict]:
-        return ("", {}) if choice == "all" else ("-cooc", {"tracklet_negatives": choice})
+        return ("" if choice == "all" else "-cooc", {"tracklet_negatives": choice})
     if "tracklet" in args.kinds:
         for choice in args.tracklet_negatives:
             tag, extra = negatives(choice)

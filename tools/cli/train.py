@@ -79,7 +79,8 @@ def register(subparsers) -> None:
                           "(0: the paper's objective exactly)")
     trk.add_argument("--tracklet-negatives", choices=("all", "co-occurring"),
                      help="what a crop's softmax competes against: every tracklet, or only those seen while "
-                          "its own was (the rest may be the same person after an occlusion; default: all)")
+                          "its own was (the rest may be the same person after an occlusion; default: co-occurring for "
+                          "tracklet, all for fmvae / vhp-vae)")
     trk.add_argument("--link-iou", type=float, metavar="T",
                      help="link a detection to the previous frame's box at this IoU or more (default 0.5)")
     trk.add_argument("--ambiguity-iou", type=float, metavar="T",
