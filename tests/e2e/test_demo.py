@@ -160,9 +160,12 @@ def test_tiny_demo_with_training_reaches_a_report(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--work", str(tmp_path / "w"), "--sequences", "1", "--frames", "30",
                  "--people", "4", "--steps", "2", "--batch-size", "8", "--quiet"]) == 0
     manifest = json.loads((out / "report.json").read_text())
-    assert [r["name"] for r in manifest["runs"]][-2:] == ["deepsort-vhp-vae", "deepsort-fmvae"]
-    assert [c["model"] for c in manifest["calibration"]] == ["fmvae", "vhp-vae"]
-    for m in ("fmvae", "vhp-vae"):
+    assert [r["name"] for r in manifest["runs"]][-3:] == ["deepsort-tracklet", "deepsort-vhp-vae", "deepsort-fmvae"]
+    assert [c["model"] for c in manifest["calibration"]] == ["tracklet", "vhp-vae", "fmvae"]
+    assert manifest["reference"] == "deepsort-tracklet"
+    headline = json.loads((out / "runs" / "deepsort-tracklet" / "run.json").read_text())
+    assert headline["config"]["deepsort"]["ema_alpha"] == 0.9
+    for m in ("tracklet", "fmvae", "vhp-vae"):
         assert (out / "models" / m / "log.csv").is_file()
         run = json.loads((out / "runs" / f"deepsort-{m}" / "run.json").read_text())
         used = next(c["used"] for c in manifest["calibration"] if c["model"] == m)

@@ -8,3 +8,17 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MOT15_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "MOT15"   # holds train/
 MOT15_TRAIN = MOT15_ROOT / "train"                                  # holds one folder a sequence
+
+
+def add_data_root(parser) -> None:
+    """The --data-root flag of the benches that read a folder of sequences with gt."""
+    parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
+                        help=f"folder of MOTChallenge sequences with gt (default: {MOT15_TRAIN})")
+
+
+def absent(root: Path) -> bool:
+    """True, after saying so, when the bench has no data and should skip (exit 0)."""
+    if Path(root).is_dir():
+        return False
+    print(f"skipped: no sequences at {root}")
+    return True

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
+from tools.bench.data_root import PROJECT_ROOT, absent, add_data_root
 from tools.bench.table_files import write_table
 from tools.detect.detection_run import detect_sequence, write_detections
 from tools.detect.hog import HogDetector, hog_available
@@ -135,8 +135,7 @@ def markdown(entries: list[dict], seqs: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.detector", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
-                        help=f"folder of MOTChallenge sequences with gt (default: {MOT15_TRAIN})")
+    add_data_root(parser)
     parser.add_argument("--seqs", nargs="+", default=list(SEQS), metavar="NAME",
                         help="sequences with frames (default: %(default)s)")
     parser.add_argument("--upscale", nargs="+", type=float, default=[1.5],
@@ -149,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="detect again instead of reusing cached rows")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    if not args.data_root.is_dir():
-        print(f"skipped: no sequences at {args.data_root}")
+    if absent(args.data_root):
         return 0
     if not hog_available():
         print("skipped: this OpenCV has no HOGDescriptor (OpenCV 5 without contrib)")

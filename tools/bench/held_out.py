@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
+from tools.bench.data_root import PROJECT_ROOT, absent, add_data_root
 from tools.bench.table_files import write_table
 from tools.bench.tracker_table import SHOWN, _cells, row_config, track_row
 from tools.eval.evaluation import evaluate
@@ -65,8 +65,7 @@ def choose(data_root: Path, folders: dict[float, Path], select: str) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.held_out", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
-                        help=f"folder of MOTChallenge sequences with gt (default: {MOT15_TRAIN})")
+    add_data_root(parser)
     parser.add_argument("--tracker", default="bytetrack", help="the tracker (default: %(default)s)")
     parser.add_argument("--param", default="track_thresh",
                         help="the `track run` option tuned, by its argparse name (default: %(default)s)")
@@ -77,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the combined score the choice maximises (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "held-out")
     args = parser.parse_args(argv)
-    if not args.data_root.is_dir():
-        print(f"skipped: no sequences at {args.data_root}")
+    if absent(args.data_root):
         return 0
 
     def run() -> int:

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.bench.data_root import MOT15_TRAIN, PROJECT_ROOT
+from tools.bench.data_root import PROJECT_ROOT, absent, add_data_root
 from tools.bench.table_files import write_table
 from tools.eval.evaluation import evaluate
 from tools.io.errors import exit_status
@@ -128,15 +128,13 @@ def markdown(entries: list[dict], n_seqs: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.tracker_table", description=__doc__.split("\n")[0])
-    parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
-                        help=f"folder of MOTChallenge sequences with gt (default: {MOT15_TRAIN})")
+    add_data_root(parser)
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS), metavar="NAME",
                         help="configurations to measure (default: all)")
     parser.add_argument("--passes", type=int, default=2, help="timing passes; the best counts (default: 2)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "tracker-table")
     args = parser.parse_args(argv)
-    if not args.data_root.is_dir():
-        print(f"skipped: no sequences at {args.data_root}")
+    if absent(args.data_root):
         return 0
 
     def run() -> int:

@@ -13,12 +13,13 @@ from tools.io.errors import InputError
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "demo", help="make data, train two descriptors, track with seven trackers, write a report",
+        "demo", help="make data, train three descriptors, track with eight trackers, write a report",
         description="Without --data: make synthetic sequences (`track synth`), cut their detection "
-                    "crops, train the cpu-preset VHP-FMVAE and a VHP-VAE on them, pick each "
-                    "descriptor's threshold without labels (`track calibrate`), track with SORT, "
-                    "DeepSORT motion-only, ByteTrack, OC-SORT, DeepSORT + colour histogram, + VHP-VAE "
-                    "and + VHP-FMVAE, "
+                    "crops, train the cpu-preset tracklet classifier (on the crops' own IoU tracklets, "
+                    "no labels), VHP-VAE and VHP-FMVAE on them, pick each descriptor's threshold without "
+                    "labels (`track calibrate`), track with SORT, DeepSORT motion-only, ByteTrack, OC-SORT, "
+                    "DeepSORT + colour histogram, DeepSORT with an EMA track feature + the tracklet "
+                    "classifier (the headline), + VHP-VAE and + VHP-FMVAE, "
                     "evaluate with TrackEval and write OUT/report.html and OUT/report.md. With --data "
                     "the same on MOTChallenge sequences (those without frames are tracked by the motion-only "
                     "runs only). Finished stages are reused on a rerun.")
