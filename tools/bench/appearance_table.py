@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ema-alpha", type=float,
                     help="deepsort: keep an EMA track feature of this alpha in place of the gallery "
                          "(`track run --ema-alpha`; default: the gallery)")
+    ap.add_argument("--n-init", type=int,
+                    help="deepsort: hits before a track is confirmed, for every DeepSORT row, motion-only "
+                         "included (`track run --n-init`; default: the paper's 3)")
     ap.add_argument("--no-loo", action="store_true", help="leave out the leave-one-sequence-out rows")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table-METRIC.md)")
     args = ap.parse_args(argv)
@@ -147,17 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
         return 0
     work = Path(args.work)
-    if args.ema_alpha is not None and args.tracker != "deepsort":
-        ap.error("--ema-alpha is a DeepSORT row option (ByteTrack always keeps an EMA feature)")
-    ema = "" if args.ema_alpha is None else f"ema{args.ema_alpha:g}-"
-    table_tag = f"{ema}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
+    if (args.ema_alpha is not None or args.n_init is not None) and args.tracker != "deepsort":
+        ap.error("--ema-alpha and --n-init are DeepSORT row options")
+    variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)
+    table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
     row_flags = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
     title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
-    if args.ema_alpha is not None:
-        row_flags["ema_alpha"] = args.ema_alpha
-        title = f"DeepSORT (EMA {args.ema_alpha:g})"
+    changed = [f"EMA {args.ema_alpha:g}"] if args.ema_alpha is not None else []
+    changed += [f"n_init {args.n_init}"] if args.n_init is not None else []
+    row_flags.update({k: v for k, v in (("ema_alpha", args.ema_alpha), ("n_init", args.n_init)) if v is not None})
+    if changed:
+        title = f"DeepSORT ({', '.join(changed)})"
     motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"
     log: list[str] = []
     common = ["--data-root", str(root)]
