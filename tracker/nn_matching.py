@@ -1,7 +1,8 @@
 """Per-track appearance galleries and the nearest-neighbour distance of DeepSORT.
 
-Each confirmed track keeps its last `budget` features. The cost of pairing a track with a
-detection is the smallest distance from the detection to the track's gallery. Cosine galleries
+Each confirmed track keeps its last `budget` features (or, in EMA mode, one running average).
+The cost of pairing a track with a detection is the smallest distance from the detection to the
+track's gallery. Cosine galleries
 are stored normalised once, so a frame costs one matrix product over all galleries.
 """
 from __future__ import annotations
@@ -73,7 +74,8 @@ class Gallery:
         return len(self.samples)
 
     def add(self, track_id: int, features: np.ndarray) -> None:
-        """Append (K, D) features to a track's gallery, keeping the newest `budget`."""
+        """Append (K, D) features to a track's gallery, keeping the newest `budget` (in EMA mode:
+        fold them, in order, into the track's one feature)."""
         if len(features) == 0:
             return
         feats = np.asarray(features, dtype=np.float32)

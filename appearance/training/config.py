@@ -40,9 +40,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 # Per-kind defaults over the preset's: the best label-free recipe measured for each kind
 # (docs/appearance.md). A kind not listed trains on the preset alone.
-# Per-kind defaults that differ from the presets'. The tracklet classifier's softmax competes only
-# against tracklets seen while a crop's own was: over 3 seeds on PETS09-S2L1 + TUD-Stadtmitte
-# that re-identified better (mAP 41.1 against 33.9) with fewer switches (78 against 82).
+# The tracklet classifier's softmax competes only against tracklets seen while a crop's own was:
+# over 3 seeds on PETS09-S2L1 + TUD-Stadtmitte that re-identified better (mAP 41.1 against 33.9)
+# with fewer switches (78 against 82).
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {"tracklet": {"tracklet_negatives": "co-occurring"}}
 
 FLATNESS_KINDS = ("absolute", "relative")

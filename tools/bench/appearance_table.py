@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: {root} does not hold {', '.join(SEQS)}")
         return 0
     work = Path(args.work)
+    if args.ema_alpha is not None and not 0 <= args.ema_alpha <= 1:
+        ap.error("--ema-alpha must lie between 0 and 1")
+    if args.n_init is not None and args.n_init < 1:
+        ap.error("--n-init must be at least 1")
     if (args.ema_alpha is not None or args.n_init is not None) and args.tracker != "deepsort":
         ap.error("--ema-alpha and --n-init are DeepSORT row options")
     variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)

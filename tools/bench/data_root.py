@@ -3,6 +3,7 @@ checkout (`<checkout>/../shared/data/MOT15`). Every bench takes `--data` or `--d
 point elsewhere, and skips cleanly when the folder is absent."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -10,7 +11,7 @@ MOT15_ROOT = PROJECT_ROOT.parent / "shared" / "data" / "MOT15"   # holds train/
 MOT15_TRAIN = MOT15_ROOT / "train"                                  # holds one folder a sequence
 
 
-def add_data_root(parser) -> None:
+def add_data_root(parser: argparse.ArgumentParser) -> None:
     """The --data-root flag of the benches that read a folder of sequences with gt."""
     parser.add_argument("--data-root", type=Path, default=MOT15_TRAIN,
                         help=f"folder of MOTChallenge sequences with gt (default: {MOT15_TRAIN})")

@@ -34,33 +34,51 @@ SELECT = ("HOTA", "IDF1", "MOTA")
 
 
 def sweep(data_root: Path, base: dict, param: str, values: list[float], work: Path) -> dict[float, Path]:
-    """Track every sequence once per value into work/<value>/<seq>.txt (kept: a rerun reuses them)."""
+    """Track every sequence once per value into work/<tracker>-<param>-<value>/<seq>.txt. A folder
+    is reused only when its stamp (the resolved configuration and the data root) matches."""
     seqs = list_sequences(data_root)
     folders = {}
     for v in values:
-        folder = work / f"{param}-{v:g}"
-        if not all((folder / f"{s.name}.txt").is_file() for s in seqs):
+        cfg = row_config({**base, param: v})
+        stamp = json.dumps({"config": cfg.to_dict(), "data_root": str(Path(data_root).resolve())},
+                           sort_keys=True, default=str)
+        folder = work / f"{base['tracker']}-{param}-{v:g}"
+        fresh = (folder / "stamp.json").is_file() and (folder / "stamp.json").read_text() == stamp
+        if not (fresh and all((folder / f"{s.name}.txt").is_file() for s in seqs)):
             partial = folder.with_name(folder.name + ".partial")
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
-            track_row(seqs, row_config({**base, param: v}), partial, passes=1)
+            track_row(seqs, cfg, partial, passes=1)
+            (partial / "stamp.json").write_text(stamp)
             shutil.rmtree(folder, ignore_errors=True)
             partial.rename(folder)
         folders[v] = folder
     return folders
 
 
+def best_value(scores: dict[float, float]) -> float:
+    """The value with the highest score; a tie goes to the value nearest the middle of the grid
+    (by value), then to the smaller."""
+    middle = (min(scores) + max(scores)) / 2
+    return max(scores, key=lambda v: (scores[v], -abs(v - middle), -v))
+
+
 def choose(data_root: Path, folders: dict[float, Path], select: str) -> dict[str, tuple[float, float]]:
-    """Held-out sequence -> (the value best on the other sequences, its combined score there); a tie
-    goes to the value nearest the middle of the grid."""
+    """Held-out sequence -> (the value best on the other sequences, its combined score there)."""
     names = [s.name for s in list_sequences(data_root)]
     chosen = {}
     for held in names:
         rest = [n for n in names if n != held]
         scores = {v: evaluate(f, data_root, "MOT15", seqs=rest)["COMBINED"][select] for v, f in folders.items()}
-        best = max(scores, key=lambda v: (scores[v], -abs(v - sorted(folders)[len(folders) // 2])))
+        best = best_value(scores)
         chosen[held] = (best, scores[best])
     return chosen
+
+
+def _number(text: str) -> int | float:
+    """A grid value as the option wants it: 30 is an integer (max_age), 0.8 a number."""
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text else value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracker", default="bytetrack", help="the tracker (default: %(default)s)")
     parser.add_argument("--param", default="track_thresh",
                         help="the `track run` option tuned, by its argparse name (default: %(default)s)")
-    parser.add_argument("--values", type=float, nargs="+",
+    parser.add_argument("--values", type=_number, nargs="+",
                         default=[0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.88],
                         help="the grid it is chosen from (default: %(default)s)")
     parser.add_argument("--select", choices=SELECT, default="HOTA",
@@ -96,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"row": f"{args.tracker}, {args.param} chosen on the other sequences (held out)",
                      "scores": {k: evaluate(held, args.data_root, "MOT15")["COMBINED"][k] for k in SHOWN}})
         boxmot = PROJECT_ROOT / "data" / "boxmot-compare" / "table.json"
-        if boxmot.is_file():
-            for r in json.loads(boxmot.read_text()).get("trackers", {}).values():
+        theirs = json.loads(boxmot.read_text()) if boxmot.is_file() else {}
+        if Path(theirs.get("data_root", "")).resolve() == args.data_root.resolve():   # the same sequences only
+            for r in theirs.get("trackers", {}).values():
                 if r.get("side") == "boxmot" and r.get("combined"):
                     rows.append({"row": f"BoxMOT {r['label']} (its defaults; data/boxmot-compare)",
                                  "scores": {k: r["combined"][k] for k in SHOWN}})

@@ -73,8 +73,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
                           f"appearance in the cascade (default: {d.motion_weight:g}, appearance alone)")
     how.add_argument("--ema-alpha", type=_float_or_none, metavar="ALPHA",
                      help="track feature as an EMA, ALPHA x old + (1 - ALPHA) x new: DeepSORT keeps it in place of "
-                          f"the gallery (StrongSORT, 0.9; default: {d.ema_alpha}, the gallery); ByteTrack and "
-                          f"OC-SORT always do (default: {b.ema_alpha:g})")
+                          f"the gallery (StrongSORT, 0.9; default: {NONE}, the gallery); ByteTrack and "
+                          f"OC-SORT always do (default: {b.ema_alpha:g}; {NONE} leaves them as they are)")
     how.add_argument("--min-confidence", type=float,
                      help=f"DeepSORT: drop weaker detections (default: {f.min_confidence})")
     how.add_argument("--min-height", type=float, help=f"DeepSORT: drop shorter boxes (default: {f.min_height})")
