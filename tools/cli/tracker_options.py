@@ -81,22 +81,21 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
     how.add_argument("--nms-max-overlap", type=float, help=f"DeepSORT: NMS overlap (default: {f.nms_max_overlap})")
 
 
-def _int_or_none(text: str) -> int | None:
-    if text.strip().lower() == NONE:
-        return _UNLIMITED
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or none, got {text!r}") from None
+def _or_none(kind: type, word: str):
+    """An argparse type: `kind` of the text, or the none marker for "none"."""
+    def parse(text: str):
+        if text.strip().lower() == NONE:
+            return _UNLIMITED
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {word} or none, got {text!r}") from None
+    parse.__name__ = f"{kind.__name__}_or_none"
+    return parse
 
 
-def _float_or_none(text: str) -> float | None:
-    if text.strip().lower() == NONE:
-        return _UNLIMITED
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or none, got {text!r}") from None
+_int_or_none = _or_none(int, "an integer")
+_float_or_none = _or_none(float, "a number")
 
 
 class _Unlimited:
