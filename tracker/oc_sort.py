@@ -57,7 +57,7 @@ from tracker.detections import Detections
 from tracker.params import make_params
 from tracker.track_features import blend, normalise
 from tracker.iou import iou_tlbr
-from tracker.sort import _F, _I7, _P0, _Q, _R, tlbr_to_z, x_to_tlbr
+from tracker.sort import _P0, kf_predict, kf_update, tlbr_to_z, x_to_tlbr
 
 
 @dataclass
@@ -84,21 +84,6 @@ class OcSortParams:
     min_conf: float = 0.1          # BYTE's lower score bound (hard-coded 0.1 in the reference)
     appearance_weight: float = 0.0  # w of the cosine-similarity term; 0 = the original exactly
     ema_alpha: float = 0.9         # track feature f <- alpha f + (1 - alpha) f_det, renormalised
-
-
-def _kf_predict(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return x @ _F.T, _F @ P @ _F.T + _Q
-
-
-def _kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Batched Kalman correction with z (n, 4), Joseph form as filterpy / the reference."""
-    S = P[:, :4, :4] + _R
-    K = P[:, :, :4] @ np.linalg.inv(S)
-    x = x + (K @ (z - x[:, :4])[:, :, None])[:, :, 0]
-    KH = np.zeros_like(P)
-    KH[:, :, :4] = K
-    I_KH = _I7 - KH
-    return x, I_KH @ P @ I_KH.transpose(0, 2, 1) + K @ _R @ K.transpose(0, 2, 1)
 
 
 def _assign(cost: np.ndarray) -> np.ndarray:
@@ -311,7 +296,7 @@ class OcSort:
             return np.zeros((0, 4))
         x = self.x
         x[x[:, 6] + x[:, 2] <= 0, 6] = 0.0
-        self.x, self.P = _kf_predict(x, self.P)
+        self.x, self.P = kf_predict(x, self.P)
         self.hit_streak[self.time_since_update > 0] = 0
         self.time_since_update += 1
         pred = x_to_tlbr(self.x)
@@ -334,7 +319,7 @@ class OcSort:
         gap = self.time_since_update[idx]
         for j in np.flatnonzero(seen & (gap > 1)):
             self._reupdate(idx[j], z[j], int(gap[j]))
-        self.x[idx], self.P[idx] = _kf_update(self.x[idx], self.P[idx], z)
+        self.x[idx], self.P[idx] = kf_update(self.x[idx], self.P[idx], z)
         self.has_obs[idx] = True
         self.last_obs[idx] = boxes
         slot = frame % self.params.delta_t
@@ -350,9 +335,9 @@ class OcSort:
         x, P = self.frozen_x[i:i + 1], self.frozen_P[i:i + 1]
         virtual = _interpolated_z(tlbr_to_z(self.last_obs[i:i + 1])[0], z_new, gap)
         for k in range(gap):
-            x, P = _kf_update(x, P, virtual[k:k + 1])
+            x, P = kf_update(x, P, virtual[k:k + 1])
             if k < gap - 1:
-                x, P = _kf_predict(x, P)
+                x, P = kf_predict(x, P)
         self.x[i], self.P[i] = x[0], P[0]
 
     def _blend_features(self, idx: np.ndarray, new: np.ndarray) -> None:

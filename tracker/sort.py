@@ -33,6 +33,22 @@ class SortParams:
     iou_threshold: float = 0.3
 
 
+def kf_predict(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched constant-velocity prediction of the xysr filter (SORT, OC-SORT)."""
+    return x @ _F.T, _F @ P @ _F.T + _Q
+
+
+def kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched Kalman correction with z (n, 4), Joseph form as filterpy and the reference."""
+    PHT = P[:, :, :4]
+    K = PHT @ np.linalg.inv(PHT[:, :4, :] + _R)
+    x = x + (K @ (z - x[:, :4])[:, :, None])[:, :, 0]
+    KH = np.zeros_like(P)
+    KH[:, :, :4] = K
+    I_KH = _I7 - KH
+    return x, I_KH @ P @ I_KH.transpose(0, 2, 1) + K @ _R @ K.transpose(0, 2, 1)
+
+
 def tlbr_to_z(tlbr: np.ndarray) -> np.ndarray:
     w = tlbr[:, 2] - tlbr[:, 0]
     h = tlbr[:, 3] - tlbr[:, 1]
@@ -151,23 +167,13 @@ class Sort:
     def _predict(self) -> None:
         x = self.x
         x[x[:, 6] + x[:, 2] <= 0, 6] = 0.0
-        self.x = x @ _F.T
-        self.P = _F @ self.P @ _F.T + _Q
+        self.x, self.P = kf_predict(x, self.P)
         self.age += 1
         self.hit_streak[self.time_since_update > 0] = 0
         self.time_since_update += 1
 
     def _correct(self, idx: np.ndarray, z: np.ndarray) -> None:
-        x, P = self.x[idx], self.P[idx]
-        y = z - x[:, :4]
-        PHT = P[:, :, :4]
-        S = PHT[:, :4, :] + _R
-        K = PHT @ np.linalg.inv(S)
-        self.x[idx] = x + (K @ y[:, :, None])[:, :, 0]
-        KH = np.zeros_like(P)
-        KH[:, :, :4] = K
-        I_KH = _I7 - KH
-        self.P[idx] = I_KH @ P @ I_KH.transpose(0, 2, 1) + K @ _R @ K.transpose(0, 2, 1)
+        self.x[idx], self.P[idx] = kf_update(self.x[idx], self.P[idx], z)
         self.time_since_update[idx] = 0
         self.hits[idx] += 1
         self.hit_streak[idx] += 1

@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from filterpy.kalman import KalmanFilter
 
+from tests.tracker.filterpy_sort import sort_filter
 from tracker import Detections, Sort
 from tracker.iou import iou_tlbr
 from tracker.oc_sort import OcSort, OcSortParams
@@ -178,18 +178,6 @@ def test_without_ocr_the_slowed_walker_would_be_lost():
     assert t.time_since_update[b] == 0
 
 
-def _sort_filter(z0):
-    kf = KalmanFilter(dim_x=7, dim_z=4)
-    kf.F = np.eye(7)
-    kf.F[0, 4] = kf.F[1, 5] = kf.F[2, 6] = 1
-    kf.H = np.eye(4, 7)
-    kf.R = np.diag([1.0, 1, 10, 10])
-    kf.P = np.diag([10.0, 10, 10, 10, 1e4, 1e4, 1e4])
-    kf.Q = np.diag([1.0, 1, 1, 1, 1e-2, 1e-2, 1e-4])
-    kf.x[:4, 0] = z0
-    return kf
-
-
 def _z(tlwh):
     x, y, w, h = tlwh
     return np.array([x + w / 2, y + h / 2, w * h, w / h])
@@ -209,7 +197,7 @@ def test_oru_replays_a_linear_virtual_trajectory_from_the_state_frozen_when_lost
         t.update(Detections.empty())
     t.update(dets([new]))
 
-    kf = _sort_filter(_z(boxes[0]))
+    kf = sort_filter(_z(boxes[0]))
     for b in boxes[1:]:
         kf.predict()
         kf.update(_z(b))

@@ -1,9 +1,9 @@
 """SORT rules: birth, reporting, death, posterior boxes, empty frames, the legacy array API."""
 import numpy as np
 import pytest
-from filterpy.kalman import KalmanFilter
 
 from tracker import Detections, Sort, SortParams
+from tests.tracker.filterpy_sort import sort_filter
 from tracker.sort import associate
 
 
@@ -75,14 +75,6 @@ def test_empty_frames_are_processed():
 
 def _filterpy_posterior(boxes_tlbr):
     """An independent SORT filter built from filterpy, for the reported posterior boxes."""
-    kf = KalmanFilter(dim_x=7, dim_z=4)
-    kf.F = np.eye(7)
-    kf.F[0, 4] = kf.F[1, 5] = kf.F[2, 6] = 1
-    kf.H = np.eye(4, 7)
-    kf.R = np.diag([1.0, 1, 10, 10])
-    kf.P = np.diag([10.0, 10, 10, 10, 1e4, 1e4, 1e4])
-    kf.Q = np.diag([1.0, 1, 1, 1, 1e-2, 1e-2, 1e-4])
-
     def z(b):
         w, h = b[2] - b[0], b[3] - b[1]
         return np.array([[b[0] + w / 2], [b[1] + h / 2], [w * h], [w / h]])
@@ -92,7 +84,7 @@ def _filterpy_posterior(boxes_tlbr):
         h = x[2, 0] / w
         return np.array([x[0, 0] - w / 2, x[1, 0] - h / 2, x[0, 0] + w / 2, x[1, 0] + h / 2])
 
-    kf.x[:4] = z(boxes_tlbr[0])
+    kf = sort_filter(z(boxes_tlbr[0]))
     out = [box(kf.x)]
     for b in boxes_tlbr[1:]:
         if kf.x[6, 0] + kf.x[2, 0] <= 0:
