@@ -2,13 +2,16 @@
 
 Each confirmed track keeps its last `budget` features (or, in EMA mode, one running average).
 The cost of pairing a track with a detection is the smallest distance from the detection to the
-track's gallery. Cosine galleries
-are stored normalised once, so a frame costs one matrix product over all galleries.
+track's gallery. Cosine galleries are stored normalised once, so a frame costs one matrix product
+over all galleries.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from tracker.track_features import blend
+
+_HAS_OLD = np.ones(1, bool)
 METRICS = ("cosine", "euclidean")
 # Upper bound (roughly) on the values of one gallery-to-detections distance block: 4M float32
 # values, 16 MiB, where 1000 confirmed tracks x 100 samples x 1000 detections would be 400 MB.
@@ -91,13 +94,15 @@ class Gallery:
         self.samples[track_id] = merged
 
     def _fold(self, old: np.ndarray | None, feats: np.ndarray) -> np.ndarray:
-        """(1, D) EMA of `old` (or the first new feature) and each of `feats` in order."""
-        acc = (feats[0] if old is None else old[0]).astype(np.float64)
+        """(1, D) EMA of `old` (or the first new feature) and each of `feats` in order: the
+        fused trackers' blend for cosine, the plain average for Euclidean."""
+        acc = (feats[:1] if old is None else old).astype(np.float64)
         for f in feats[0 if old is not None else 1:]:
-            acc = self.ema * acc + (1.0 - self.ema) * f
             if self.metric == "cosine":
-                acc /= max(float(np.linalg.norm(acc)), 1e-12)
-        return acc[None].astype(np.float32)
+                acc = blend(acc, f[None], _HAS_OLD, self.ema)
+            else:
+                acc = self.ema * acc + (1.0 - self.ema) * f
+        return acc.astype(np.float32)
 
     def retain(self, active_ids) -> None:
         """Forget every track not in `active_ids` (deleted or no longer confirmed)."""

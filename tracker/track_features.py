@@ -1,5 +1,5 @@
-"""The EMA track feature of the fused-cost trackers (ByteTrack, OC-SORT): one unit vector a track,
-blended with each matched detection's (FairMOT, BoT-SORT), where DeepSORT keeps a gallery."""
+"""The EMA track feature: one unit vector a track, blended with each matched detection's (FairMOT,
+BoT-SORT, StrongSORT). ByteTrack and OC-SORT always keep it; DeepSORT's gallery does in EMA mode."""
 from __future__ import annotations
 
 import numpy as np
