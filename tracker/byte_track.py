@@ -231,8 +231,10 @@ class ByteTrack:
     # -- association -------------------------------------------------------------------------
 
     def _tlbr(self, idx: np.ndarray) -> np.ndarray:
-        m = self.mean[idx]
-        half = np.stack([m[:, 2] * m[:, 3], m[:, 3]], axis=1) / 2
+        m = self.mean[idx, :4]
+        half = m[:, 2:].copy()   # (a, h) -> (w, h) / 2
+        half[:, 0] *= half[:, 1]
+        half /= 2
         return np.concatenate([m[:, :2] - half, m[:, :2] + half], axis=1)
 
     def _cost(self, rows: np.ndarray, dets: Detections, use_app: bool) -> np.ndarray:

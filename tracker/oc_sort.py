@@ -27,7 +27,7 @@ threshold dropped after; a reported box is the track's last observation (the det
 matched to this frame), the filter's box only for a track born this frame; a track's first
 detection is not an observation (the reference starts its observation history at the second).
 Track state lives in arrays in the reference's list order (prediction and costs are batched);
-only the few re-found tracks replay their virtual trajectories one by one. On MOT15 train it
+the few re-found tracks replay their virtual trajectories together, step by step. On MOT15 train it
 agrees with BoxMOT 25.0.0's OcSort box for box and id for id (tools/bench/boxmot_compare).
 
 Differences from the reference, all deliberate:
@@ -106,7 +106,7 @@ def _match(iou: np.ndarray, similarity: np.ndarray, threshold: float) -> np.ndar
 
 
 def _centres(tlbr: np.ndarray) -> np.ndarray:
-    return np.stack([(tlbr[..., 0] + tlbr[..., 2]) / 2.0, (tlbr[..., 1] + tlbr[..., 3]) / 2.0], axis=-1)
+    return (tlbr[..., :2] + tlbr[..., 2:]) / 2.0
 
 
 def _warp_tlbr(tlbr: np.ndarray, warp: np.ndarray) -> np.ndarray:
@@ -119,17 +119,19 @@ def _warp_tlbr(tlbr: np.ndarray, warp: np.ndarray) -> np.ndarray:
     return np.concatenate([c - half, c + half], axis=-1)
 
 
-def _interpolated_z(z1: np.ndarray, z2: np.ndarray, gap: int) -> np.ndarray:
-    """ORU's virtual observations (gap, 4) for the frames after z1 up to z2's, linear in centre,
-    width and height (kalmanfilter.unfreeze), z2's frame last."""
-    w1, h1 = np.sqrt(z1[2] * z1[3]), np.sqrt(z1[2] / z1[3])
-    w2, h2 = np.sqrt(z2[2] * z2[3]), np.sqrt(z2[2] / z2[3])
-    k = np.arange(1, gap + 1, dtype=np.float64)
-    cx = z1[0] + k * ((z2[0] - z1[0]) / gap)
-    cy = z1[1] + k * ((z2[1] - z1[1]) / gap)
-    w = w1 + k * ((w2 - w1) / gap)
-    h = h1 + k * ((h2 - h1) / gap)
-    return np.stack([cx, cy, w * h, w / h], axis=1)
+def _interpolated_z(z1: np.ndarray, z2: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """ORU's virtual observations (n, max gap, 4) for the frames after z1 up to z2's, linear in
+    centre, width and height (kalmanfilter.unfreeze): row i's step k < gap[i] is frame k + 1 of
+    its gap, step gap[i] - 1 is z2's frame; later steps are unused."""
+    w1, h1 = np.sqrt(z1[:, 2] * z1[:, 3]), np.sqrt(z1[:, 2] / z1[:, 3])
+    w2, h2 = np.sqrt(z2[:, 2] * z2[:, 3]), np.sqrt(z2[:, 2] / z2[:, 3])
+    k = np.arange(1, gap.max() + 1, dtype=np.float64)[None, :]
+    g = gap[:, None].astype(np.float64)
+    cx = z1[:, 0, None] + k * ((z2[:, 0, None] - z1[:, 0, None]) / g)
+    cy = z1[:, 1, None] + k * ((z2[:, 1, None] - z1[:, 1, None]) / g)
+    w = w1[:, None] + k * ((w2 - w1)[:, None] / g)
+    h = h1[:, None] + k * ((h2 - h1)[:, None] / g)
+    return np.stack([cx, cy, w * h, w / h], axis=2)
 
 
 class OcSort:
@@ -317,8 +319,9 @@ class OcSort:
         self.velocity[idx[seen]] = (d / norm)[:, ::-1]
         z = tlbr_to_z(boxes)
         gap = self.time_since_update[idx]
-        for j in np.flatnonzero(seen & (gap > 1)):
-            self._reupdate(idx[j], z[j], int(gap[j]))
+        refound = np.flatnonzero(seen & (gap > 1))
+        if len(refound):
+            self._reupdate(idx[refound], z[refound], gap[refound])
         self.x[idx], self.P[idx] = kf_update(self.x[idx], self.P[idx], z)
         self.has_obs[idx] = True
         self.last_obs[idx] = boxes
@@ -328,17 +331,23 @@ class OcSort:
         self.time_since_update[idx] = 0
         self.hit_streak[idx] += 1
 
-    def _reupdate(self, i: int, z_new: np.ndarray, gap: int) -> None:
+    def _reupdate(self, idx: np.ndarray, z_new: np.ndarray, gap: np.ndarray) -> None:
         """ORU: from the filter frozen on the gap's first frame, correct with the virtual
         observations and predict between them up to this frame (the reference's unfreeze; the
-        caller then corrects with the real observation, as the reference does after it)."""
-        x, P = self.frozen_x[i:i + 1], self.frozen_P[i:i + 1]
-        virtual = _interpolated_z(tlbr_to_z(self.last_obs[i:i + 1])[0], z_new, gap)
-        for k in range(gap):
-            x, P = kf_update(x, P, virtual[k:k + 1])
-            if k < gap - 1:
-                x, P = kf_predict(x, P)
-        self.x[i], self.P[i] = x[0], P[0]
+        caller then corrects with the real observation, as the reference does after it).
+        The re-found tracks step together, longest gap first, so step k runs on a prefix."""
+        order = np.argsort(-gap, kind="stable")
+        idx, z_new, gap = idx[order], z_new[order], gap[order]
+        x, P = self.frozen_x[idx], self.frozen_P[idx]
+        virtual = _interpolated_z(tlbr_to_z(self.last_obs[idx]), z_new, gap)
+        live = np.count_nonzero(gap[None, :] > np.arange(gap[0] + 1)[:, None], axis=1)
+        for k in range(gap[0]):
+            n = live[k]
+            x[:n], P[:n] = kf_update(x[:n], P[:n], virtual[:n, k])
+            n = live[k + 1]
+            if n:
+                x[:n], P[:n] = kf_predict(x[:n], P[:n])
+        self.x[idx], self.P[idx] = x, P
 
     def _blend_features(self, idx: np.ndarray, new: np.ndarray) -> None:
         self.feature[idx] = blend(self.feature[idx], new, self.has_feature[idx], self.params.ema_alpha)
@@ -373,7 +382,10 @@ class OcSort:
 
     def _tlwh(self, idx: np.ndarray) -> np.ndarray:
         """The reference's output box: the last observation, the filter's box before the first."""
-        box = np.where(self.has_obs[idx, None], self.last_obs[idx], x_to_tlbr(self.x[idx]))
+        box = self.last_obs[idx]
+        new = ~self.has_obs[idx]
+        if new.any():
+            box[new] = x_to_tlbr(self.x[idx[new]])
         box[:, 2:] -= box[:, :2]
         return box
 

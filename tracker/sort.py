@@ -18,10 +18,11 @@ from tracker.iou import iou_tlbr
 # State [x, y, s, r, vx, vy, vs]: centre, area, aspect ratio w/h, and velocities of x, y, s.
 _F = np.eye(7)
 _F[0, 4] = _F[1, 5] = _F[2, 6] = 1.0
-_R = np.diag([1.0, 1.0, 10.0, 10.0])
+_R_DIAG = np.array([1.0, 1.0, 10.0, 10.0])
+_R = np.diag(_R_DIAG)
+_OFF_DIAGONAL_4 = ~np.eye(4, dtype=bool).ravel()
 _P0 = np.diag([10.0, 10.0, 10.0, 10.0, 1e4, 1e4, 1e4])
 _Q = np.diag([1.0, 1.0, 1.0, 1.0, 1e-2, 1e-2, 1e-4])
-_I7 = np.eye(7)
 
 
 @dataclass
@@ -39,27 +40,47 @@ def kf_predict(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Batched Kalman correction with z (n, 4), Joseph form as filterpy and the reference."""
-    PHT = P[:, :, :4]
-    K = PHT @ np.linalg.inv(PHT[:, :4, :] + _R)
+    """Batched Kalman correction with z (n, 4) in the Joseph form of filterpy and the reference,
+    (I - KH) P (I - KH)^T + K R K^T. H = [I 0] is applied by slicing, not by 7x7 products: the
+    same sums, a third of the work, which counts in OC-SORT's re-update of re-found tracks.
+    S = HPH^T + R stays diagonal (x, y, s and r are filtered apart) until a camera warp mixes x
+    and y; while it is, its inverse is its diagonal's reciprocal, exactly what LAPACK returns."""
+    S = P[:, :4, :4] + _R
+    if np.count_nonzero(S.reshape(-1, 16)[:, _OFF_DIAGONAL_4]):
+        K = P[:, :, :4] @ np.linalg.inv(S)
+    else:
+        K = P[:, :, :4] * (1.0 / np.diagonal(S, axis1=1, axis2=2))[:, None, :]
     x = x + (K @ (z - x[:, :4])[:, :, None])[:, :, 0]
-    KH = np.zeros_like(P)
-    KH[:, :, :4] = K
-    I_KH = _I7 - KH
-    return x, I_KH @ P @ I_KH.transpose(0, 2, 1) + K @ _R @ K.transpose(0, 2, 1)
+    Kt = K.transpose(0, 2, 1)
+    A = P - K @ P[:, :4, :]          # (I - KH) P
+    A -= A[:, :, :4] @ Kt             # ... (I - KH)^T
+    return x, A + (K * _R_DIAG) @ Kt
 
 
 def tlbr_to_z(tlbr: np.ndarray) -> np.ndarray:
-    w = tlbr[:, 2] - tlbr[:, 0]
-    h = tlbr[:, 3] - tlbr[:, 1]
-    return np.stack([tlbr[:, 0] + w / 2.0, tlbr[:, 1] + h / 2.0, w * h, w / h], axis=1)
+    z = np.empty((len(tlbr), 4))
+    wh = tlbr[:, 2:] - tlbr[:, :2]
+    z[:, :2] = tlbr[:, :2] + wh / 2.0
+    z[:, 2] = wh[:, 0] * wh[:, 1]
+    z[:, 3] = wh[:, 0] / wh[:, 1]
+    return z
 
 
 def x_to_tlbr(x: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        w = np.sqrt(x[:, 2] * x[:, 3])
-        h = x[:, 2] / w
-    return np.stack([x[:, 0] - w / 2.0, x[:, 1] - h / 2.0, x[:, 0] + w / 2.0, x[:, 1] + h / 2.0], axis=1)
+    """Boxes of xysr states; NaN where the area or aspect ratio went invalid (negative)."""
+    out = np.empty((len(x), 4))
+    sr = x[:, 2] * x[:, 3]
+    if (sr > 0).all():
+        np.sqrt(sr, out=out[:, 2])
+        np.divide(x[:, 2], out[:, 2], out=out[:, 3])
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.sqrt(sr, out=out[:, 2])
+            np.divide(x[:, 2], out[:, 2], out=out[:, 3])
+    half = out[:, 2:] / 2.0
+    out[:, :2] = x[:, :2] - half
+    out[:, 2:] = x[:, :2] + half
+    return out
 
 
 def associate(dets: np.ndarray, trks: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:

@@ -342,3 +342,25 @@ def test_appearance_can_overrule_motion_between_overlapping_tracks():
 def test_params_dataclass_round_trips_through_asdict():
     p = OcSortParams(det_thresh=0.5, use_byte=True)
     assert OcSort(OcSortParams(**dataclasses.asdict(p))).params == p
+
+
+def test_tracks_refound_in_one_frame_after_different_gaps_replay_as_each_would_alone():
+    """ORU steps the re-found tracks together; each must end where a tracker that saw only that
+    track ends, whatever the other's gap."""
+    a = lambda f: walker(f, y0=50.0, vx=5.0)
+    b = lambda f: walker(f, x0=400.0, y0=300.0, vx=-4.0)
+    seen_a, seen_b = set(range(9)) | {12}, set(range(6)) | {12}  # gaps of 4 and 7 frames
+
+    def run(tracks):
+        t = OcSort()
+        for f in range(13):
+            t.update(dets([box(f) for box, seen in tracks if f in seen]))
+        return t
+
+    both = run([(a, seen_a), (b, seen_b)])
+    alone_a, alone_b = run([(a, seen_a)]), run([(b, seen_b)])
+    assert len(both) == 2
+    np.testing.assert_allclose(both.x[0], alone_a.x[0], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(both.P[0], alone_a.P[0], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(both.x[1], alone_b.x[0], rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(both.P[1], alone_b.P[0], rtol=1e-12, atol=1e-9)

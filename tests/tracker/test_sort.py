@@ -134,3 +134,34 @@ def test_association_drops_pairs_under_the_threshold_and_uses_assignment_on_conf
 def test_params_dataclass_has_paper_defaults():
     p = SortParams()
     assert (p.max_age, p.min_hits, p.iou_threshold) == (1, 3, 0.3)
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_batched_correction_is_filterpys_joseph_form(coupled):
+    """kf_update against filterpy's update for a batch of filters: with the diagonal innovation
+    covariance SORT's filter keeps (its shortcut), and with x and y mixed as after a camera
+    rotation (the general inverse)."""
+    from tracker.sort import kf_update
+
+    rng = np.random.default_rng(3)
+    xs, Ps, zs, expected = [], [], [], []
+    for i in range(4):
+        kf = sort_filter([100.0 + 10 * i, 50.0, 3200.0, 0.5])
+        for k in range(3):
+            kf.predict()
+            kf.update(kf.x[:4, 0] + rng.normal(size=4))
+        kf.predict()
+        if coupled:
+            a = rng.normal(size=(7, 7)) * 0.5
+            kf.P = kf.P + a @ a.T  # still symmetric positive definite, now fully coupled
+        xs.append(kf.x[:, 0].copy())
+        Ps.append(kf.P.copy())
+        zs.append(kf.x[:4, 0] + rng.normal(size=4) * 3)
+        kf.update(zs[-1])
+        expected.append((kf.x[:, 0].copy(), kf.P.copy()))
+    x, P = kf_update(np.array(xs), np.array(Ps), np.array(zs))
+    S = np.array(Ps)[:, :4, :4]
+    assert (np.abs(S - S * np.eye(4)).max() > 0) == coupled
+    for i, (ex, eP) in enumerate(expected):
+        np.testing.assert_allclose(x[i], ex, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(P[i], eP, rtol=1e-12, atol=1e-9)
