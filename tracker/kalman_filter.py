@@ -11,10 +11,22 @@ import numpy as np
 CHI2_INV_95 = {1: 3.8415, 2: 5.9915, 3: 7.8147, 4: 9.4877, 5: 11.070, 6: 12.592, 7: 14.067,
                8: 15.507, 9: 16.919}
 
-_F = np.eye(8)
-_F[:4, 4:] = np.eye(4)
+_DIAG8 = np.arange(8)
+_OFF_DIAGONAL_4 = ~np.eye(4, dtype=bool).ravel()
 STD_WEIGHT_POSITION = 1.0 / 20
 STD_WEIGHT_VELOCITY = 1.0 / 160
+_WP, _WV = STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY
+# noise standard deviations per state (measurement) entry: weight x box height + constant
+_INITIAL_STD = (np.array([2 * _WP, 2 * _WP, 0, 2 * _WP, 10 * _WV, 10 * _WV, 0, 10 * _WV]),
+                np.array([0, 0, 1e-2, 0, 0, 0, 1e-5, 0]))
+_PROCESS_STD = (np.array([_WP, _WP, 0, _WP, _WV, _WV, 0, _WV]), np.array([0, 0, 1e-2, 0, 0, 0, 1e-5, 0]))
+_MEASUREMENT_STD = (np.array([_WP, _WP, 0, _WP]), np.array([0, 0, 1e-1, 0]))
+
+
+def _noise_std(h: np.ndarray, weight: np.ndarray, constant: np.ndarray) -> np.ndarray:
+    """(T, k) standard deviations: the reference's weight x height, or a constant for the aspect
+    ratio (weight 0), in one broadcast rather than a stack of columns."""
+    return h[:, None] * weight + constant
 
 
 def initiate(xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -22,36 +34,30 @@ def initiate(xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(xyah)
     mean = np.zeros((n, 8))
     mean[:, :4] = xyah
-    h = xyah[:, 3]
-    wp, wv = STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY
-    std = np.stack([2 * wp * h, 2 * wp * h, np.full(n, 1e-2), 2 * wp * h,
-                    10 * wv * h, 10 * wv * h, np.full(n, 1e-5), 10 * wv * h], axis=1)
+    std = _noise_std(xyah[:, 3], *_INITIAL_STD)
     cov = np.zeros((n, 8, 8))
-    idx = np.arange(8)
-    cov[:, idx, idx] = std ** 2
+    cov[:, _DIAG8, _DIAG8] = std ** 2
     return mean, cov
 
 
 def predict(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h = mean[:, 3]
-    n = len(mean)
-    wp, wv = STD_WEIGHT_POSITION, STD_WEIGHT_VELOCITY
-    std = np.stack([wp * h, wp * h, np.full(n, 1e-2), wp * h,
-                    wv * h, wv * h, np.full(n, 1e-5), wv * h], axis=1)
-    new_cov = _F @ cov @ _F.T
-    idx = np.arange(8)
-    new_cov[:, idx, idx] += std ** 2
-    return mean @ _F.T, new_cov
+    std = _noise_std(mean[:, 3], *_PROCESS_STD)
+    # F = [[I, I], [0, I]]: F P F^T and F x by block sums, the same sums as the 8x8 products
+    rows = cov.copy()
+    rows[:, :4] += cov[:, 4:]
+    new_cov = rows.copy()
+    new_cov[:, :, :4] += rows[:, :, 4:]
+    new_cov[:, _DIAG8, _DIAG8] += std ** 2
+    new_mean = mean.copy()
+    new_mean[:, :4] += mean[:, 4:]
+    return new_mean, new_cov
 
 
 def project(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distribution of the measurement (x, y, a, h) implied by each track's state."""
-    h = mean[:, 3]
-    std = np.stack([STD_WEIGHT_POSITION * h, STD_WEIGHT_POSITION * h, np.full(len(h), 1e-1),
-                    STD_WEIGHT_POSITION * h], axis=1)
+    std = _noise_std(mean[:, 3], *_MEASUREMENT_STD)
     S = cov[:, :4, :4].copy()
-    idx = np.arange(4)
-    S[:, idx, idx] += std ** 2
+    S[:, _DIAG8[:4], _DIAG8[:4]] += std ** 2
     return mean[:, :4].copy(), S
 
 
@@ -59,11 +65,19 @@ def update(mean: np.ndarray, cov: np.ndarray, xyah: np.ndarray) -> tuple[np.ndar
     """Measurement update of T tracks with their T matched measurements."""
     proj_mean, S = project(mean, cov)
     PHT = cov[:, :, :4]
-    # K = P H^T S^-1, solved rather than inverted (S is symmetric positive definite)
-    K = np.linalg.solve(S, PHT.transpose(0, 2, 1)).transpose(0, 2, 1)
+    # K = P H^T S^-1, solved rather than inverted (S is symmetric positive definite). S stays
+    # diagonal (x, y, a and h are filtered apart) until a camera warp mixes x and y: then the
+    # solve is a division by its diagonal.
+    if np.count_nonzero(S.reshape(-1, 16)[:, _OFF_DIAGONAL_4]):
+        K = np.linalg.solve(S, PHT.transpose(0, 2, 1)).transpose(0, 2, 1)
+        KS = K @ S
+    else:
+        s = np.diagonal(S, axis1=1, axis2=2)[:, None, :]
+        K = PHT / s
+        KS = K * s
     innovation = xyah - proj_mean
     new_mean = mean + (K @ innovation[:, :, None])[:, :, 0]
-    new_cov = cov - K @ S @ K.transpose(0, 2, 1)
+    new_cov = cov - KS @ K.transpose(0, 2, 1)
     return new_mean, new_cov
 
 
