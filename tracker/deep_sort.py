@@ -41,6 +41,11 @@ class DeepSortParams:
     # (1 - alpha) x new at each match, in place of the gallery (nn_budget then has no effect).
     # None (the reference) keeps the gallery.
     ema_alpha: float | None = None
+    # After the appearance cascade, match the confirmed tracks and detections it left by a second,
+    # motion-only cascade (inside the Mahalanobis gate, appearance cost 0): appearance claims the
+    # pairs it accepts first, and what it rejects is matched as motion-only DeepSORT would. False
+    # (the reference): a rejected pair waits for the IoU stage, open only to tracks missed one frame.
+    motion_fallback: bool = False
 
 
 class DeepSort:
@@ -132,6 +137,11 @@ class DeepSort:
                 cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
             matches_a, unmatched_a, unmatched_dets = matching_cascade(
                 cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)
+            if p.motion_fallback and dets.feature is not None and len(unmatched_a) and len(unmatched_dets):
+                cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, 0.0)
+                found, unmatched_a, unmatched_dets = matching_cascade(
+                    cost, p.max_distance, p.max_age, self.time_since_update, unmatched_a, unmatched_dets)
+                matches_a = matches_a + found
         else:
             matches_a, unmatched_a, unmatched_dets = [], confirmed, all_dets
         # IoU stage: unconfirmed tracks plus confirmed ones missed for just this frame

@@ -30,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 from tracker import Detections, Sort, SortParams
 from tracker.iou import iou_tlwh
-from tracker.nn_matching import check_metric, paired_distance
+from tracker.nn_matching import Gallery, check_metric, paired_distance
 from tracker.preprocessing import non_max_suppression
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
@@ -46,6 +46,8 @@ class PairSettings:
     max_gap: int = 10
     occlusion_iou: float = 0.3    # a detection overlapping another this much is dropped/cuts
     negative_max_iou: float = 0.3 # same-frame pairs overlapping more may be one person twice
+    ema_alpha: float | None = None  # set: pair a box with the EMA feature of the other box's
+                                    # tracklet so far, as DeepSORT --ema-alpha matches tracks
 
 
 def filter_detections(frames: np.ndarray, tlwh: np.ndarray, confidence: np.ndarray,
@@ -151,6 +153,21 @@ def negative_pairs(frames: np.ndarray, tlwh: np.ndarray, candidates: np.ndarray,
         ok = iou[a, b] <= max_iou
         pairs.extend(zip(g[a[ok]], g[b[ok]]))
     return np.array(pairs, np.int64).reshape(-1, 2)
+
+
+def running_ema(frames: np.ndarray, group: np.ndarray, features: np.ndarray, alpha: float,
+                metric: str) -> np.ndarray:
+    """Each grouped detection's group feature up to and including it, in frame order, folded as
+    the tracker's EMA gallery folds (tracker.nn_matching.Gallery): what a track has become by the
+    time it meets a later box. Detections outside a group (-1) keep their own feature."""
+    out = np.asarray(features, np.float32).copy()
+    gallery = Gallery(metric, ema=alpha)
+    for i in np.argsort(frames, kind="stable"):
+        g = int(group[i])
+        if g >= 0:
+            gallery.add(g, out[i:i + 1])
+            out[i] = gallery.samples[g][0]
+    return out
 
 
 def labelled_pairs(frames: np.ndarray, tlwh: np.ndarray, ids: np.ndarray, min_gap: int, max_gap: int,
@@ -281,11 +298,13 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
     seq = np.zeros(len(frames), np.int64) if sequence is None else np.unique(sequence, return_inverse=True)[1]
     pos_all, neg_all, lpos_all, lneg_all = [], [], [], []
     n_tracklets = 0
+    tracks = []
     in_tracklet = np.zeros(len(frames), bool)
     for s in np.unique(seq):
         sel = np.flatnonzero(seq == s)
         f, b = frames[sel], tlwh[sel]
         track = build_tracklets(f, b, settings)
+        tracks.append(track)
         n_tracklets += len(np.unique(track[track >= 0]))
         in_tracklet[sel] = track >= 0
         usable = ~crowded(f, b, settings.occlusion_iou)
@@ -298,11 +317,11 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
             lneg_all.append(sel[ln])
     pos = np.concatenate(pos_all).reshape(-1, 2)
     neg = np.concatenate(neg_all).reshape(-1, 2)
-
-    def dist(p: np.ndarray) -> np.ndarray:
-        return paired_distance(features[p[:, 0]], features[p[:, 1]], metric) if len(p) else np.zeros(0)
-
-    result = Calibration(metric, settings, Distributions(dist(pos), dist(neg), "label-free").propose(),
+    group = np.full(len(frames), -1, np.int64)
+    for s, track in zip(np.unique(seq), tracks):
+        group[seq == s] = np.where(track >= 0, track + len(frames) * s, -1)
+    pos_d, neg_d = _pair_distances(pos, neg, frames, group, features, metric, settings.ema_alpha)
+    result = Calibration(metric, settings, Distributions(pos_d, neg_d, "label-free").propose(),
                          counts={"detections": len(frames), "tracklets": n_tracklets,
                                  "in_tracklets": int(in_tracklet.sum()),
                                  "positive_pairs": len(pos), "negative_pairs": len(neg)})
@@ -310,9 +329,25 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
         ids = np.asarray(gt_ids)
         lpos = np.concatenate(lpos_all).reshape(-1, 2)
         lneg = np.concatenate(lneg_all).reshape(-1, 2)
-        result.labelled = Distributions(dist(lpos), dist(lneg), "gt identities").propose()
+        gid = np.where(ids >= 0, ids + (int(ids.max()) + 1) * seq, -1)
+        lpos_d, lneg_d = _pair_distances(lpos, lneg, frames, gid, features, metric, settings.ema_alpha)
+        result.labelled = Distributions(lpos_d, lneg_d, "gt identities").propose()
         result.purity = _purity(ids, pos, neg)
     return result
+
+
+def _pair_distances(pos: np.ndarray, neg: np.ndarray, frames: np.ndarray, group: np.ndarray,
+                    features: np.ndarray, metric: str, ema_alpha: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of positive pairs (earlier box first) and negative pairs. With ema_alpha the
+    first box of a positive stands for its group's EMA feature so far, and a negative is measured
+    both ways round (either person's track may meet the other's box)."""
+    def dist(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
+        return paired_distance(a[p[:, 0]], b[p[:, 1]], metric) if len(p) else np.zeros(0)
+
+    if ema_alpha is None:
+        return dist(features, features, pos), dist(features, features, neg)
+    ema = running_ema(frames, group, features, ema_alpha, metric)
+    return dist(ema, features, pos), np.concatenate([dist(ema, features, neg), dist(ema, features, neg[:, ::-1])])
 
 
 def _purity(ids: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> dict[str, float]:

@@ -218,3 +218,15 @@ def test_ema_alpha_flag_sets_every_tracker_and_none_restores_the_deepsort_galler
     assert resolve(load_config(write(tmp_path, to_toml(cfg), "back.toml"))) == cfg
     with pytest.raises(InputError, match="--ema-alpha"):
         cfg_of(["--ema-alpha", "1.5"])
+
+
+def test_motion_fallback_switch_is_off_unless_given_and_round_trips_through_config_argv(tmp_path):
+    from tools.track.run_config import config_argv
+
+    assert cfg_of([]).deepsort.motion_fallback is False
+    assert cfg_of(["--motion-fallback"]).deepsort.motion_fallback is True
+    path = write(tmp_path, "[deepsort]\nmotion_fallback = true\n")
+    assert cfg_of(["--config", str(path)]).deepsort.motion_fallback is True
+    assert config_argv({"motion_fallback": True, "n_init": 5}) == ["--motion-fallback", "--n-init", "5"]
+    assert config_argv({"motion_fallback": False}) == []
+    assert cfg_of(config_argv({"motion_fallback": True})).deepsort.motion_fallback is True

@@ -209,3 +209,45 @@ def test_the_tables_centred_files_equal_what_track_embed_centre_writes(synth_roo
     np.testing.assert_allclose(made.feature, want.feature, atol=1e-5)
     np.testing.assert_array_equal(made.data, want.data)
     assert json.loads((tmp_path / "made" / "embed.json").read_text())["centre"] is True
+
+
+def test_ema_pairs_measure_a_box_against_its_tracklets_feature_so_far():
+    """running_ema folds each tracklet as the tracker's EMA gallery does; alpha 0 keeps the box's
+    own feature (so the proposal is the box-against-box one), alpha 1 the tracklet's first."""
+    from appearance.scoring.calibration import PairSettings, calibrate, running_ema
+    from tracker.nn_matching import Gallery
+
+    rng = np.random.default_rng(0)
+    frames, boxes, feats = [], [], []
+    for f in range(1, 21):
+        for k, x0 in enumerate((0.0, 200.0, 400.0)):
+            frames.append(f)
+            boxes.append([x0 + 2.0 * f, 50.0, 30.0, 80.0])
+            feats.append(np.eye(8)[k] + 0.6 * rng.normal(size=8))
+    frames, boxes, feats = np.array(frames), np.array(boxes), np.array(feats, np.float32)
+    group = np.where(np.arange(len(frames)) % 3 == 2, -1, np.arange(len(frames)) % 3)
+    ema = running_ema(frames, group, feats, 0.9, "cosine")
+    g = Gallery("cosine", ema=0.9)
+    for i in np.flatnonzero(group == 1):
+        g.add(1, feats[i:i + 1])
+        np.testing.assert_allclose(ema[i], g.samples[1][0], rtol=1e-6)
+    np.testing.assert_array_equal(ema[group < 0], feats[group < 0])
+    first = running_ema(frames, group, feats, 1.0, "cosine")
+    i0 = np.flatnonzero(group == 0)
+    np.testing.assert_allclose(first[i0], np.repeat(first[i0[:1]], len(i0), axis=0), rtol=1e-6)
+
+    plain = calibrate(frames, boxes, feats, "cosine", PairSettings())
+    latest = calibrate(frames, boxes, feats, "cosine", PairSettings(ema_alpha=0.0))
+    smooth = calibrate(frames, boxes, feats, "cosine", PairSettings(ema_alpha=0.9))
+    assert latest.label_free.proposal.threshold == pytest.approx(plain.label_free.proposal.threshold, abs=1e-6)
+    np.testing.assert_allclose(np.sort(latest.label_free.pos), np.sort(plain.label_free.pos), atol=1e-6)
+    assert len(latest.label_free.neg) == 2 * len(plain.label_free.neg)  # both ways round
+    # noisy boxes against a smoothed tracklet feature sit closer than against one noisy box
+    assert np.median(smooth.label_free.pos) < np.median(plain.label_free.pos)
+
+
+def test_calibrate_rejects_an_ema_alpha_outside_zero_to_one(synth_root, capsys):
+    assert main(["calibrate", "--seq", "SYNTH-01", "--data-root", str(synth_root), "--appearance", "hist",
+                 "--ema-alpha", "1.5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--ema-alpha" in err[0]

@@ -225,6 +225,7 @@ def test_iou_functions_agree_with_each_other_and_with_a_direct_computation():
 def test_params_dataclass_has_paper_defaults():
     p = DeepSortParams()
     assert (p.max_distance, p.nn_budget, p.max_iou_distance, p.max_age, p.n_init) == (0.2, 100, 0.7, 30, 3)
+    assert (p.motion_weight, p.ema_alpha, p.motion_fallback) == (0.0, None, False)  # the reference
     f = DetectionFilter()
     assert (f.min_confidence, f.nms_max_overlap) == (0.3, 0.7)
 
@@ -348,3 +349,46 @@ def test_ema_track_feature_resists_a_one_frame_look_alike():
         costs[bool(params)] = sorted(cost.tolist())
     assert costs[False][1] < 1e-3        # gallery: both tracks hold a crop that looks like b
     assert costs[True][1] > 0.5          # EMA: only B's own feature is near b
+
+
+def _return_after_gap(**params):
+    """One person seen 6 frames (feature a), hidden 3, back where motion expects them but looking
+    different (feature b: a crop the descriptor cannot read). Returns the ids of the last frame."""
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    t = DeepSort(n_init=2, max_age=10, **params)
+    for f in range(6):
+        t.update(frame([box(f)], [a]))
+    for _ in range(3):
+        t.update(Detections.empty())
+    t.update(frame([box(9)], [b]))
+    return [i for i, _ in t.update(frame([box(10)], [b]))]
+
+
+def test_motion_fallback_matches_what_the_appearance_gate_rejected():
+    """The reference leaves a track missed for 3 frames to the cascade alone: its appearance
+    rejects the returning box, the IoU stage is closed to it, and a new track starts. With the
+    fallback the gated motion-only cascade takes the pair, as motion-only DeepSORT would."""
+    assert _return_after_gap() == [2]
+    assert _return_after_gap(motion_fallback=True) == [1]
+
+
+def test_motion_fallback_leaves_appearance_the_first_word():
+    """Two people in both gates; appearance has matched each to its own box, so the fallback has
+    nothing left to change."""
+    id_of, x_of = _crossing_run()
+    id_fb, x_fb = _crossing_run(motion_fallback=True)
+    assert id_fb == id_of and x_fb == x_of
+    assert x_of[id_of[100]] > 105 and x_of[id_of[110]] < 105
+
+
+def test_motion_fallback_without_features_is_motion_only_deepsort():
+    runs = []
+    for fb in (False, True):
+        t = DeepSort(n_init=2, max_age=10, motion_fallback=fb)
+        out = []
+        for f in range(12):
+            dets = [box(f)] if f not in (5, 6, 7) else []
+            dets += [box(f, x0=400.0, vx=-3.0)]
+            out.append(t.update(frame(dets)))
+        runs.append([[(i, b.tolist()) for i, b in o] for o in out])
+    assert runs[0] == runs[1]

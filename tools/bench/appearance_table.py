@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-init", type=int,
                     help="deepsort: hits before a track is confirmed, for every DeepSORT row, motion-only "
                          "included (`track run --n-init`; default: the paper's 3)")
+    ap.add_argument("--motion-fallback", action="store_true",
+                    help="deepsort: match what the appearance cascade leaves on motion alone "
+                         "(`track run --motion-fallback`; default: off, the reference)")
     ap.add_argument("--no-loo", action="store_true", help="leave out the leave-one-sequence-out rows")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table-METRIC.md)")
     args = ap.parse_args(argv)
@@ -154,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--ema-alpha must lie between 0 and 1")
     if args.n_init is not None and args.n_init < 1:
         ap.error("--n-init must be at least 1")
-    if (args.ema_alpha is not None or args.n_init is not None) and args.tracker != "deepsort":
-        ap.error("--ema-alpha and --n-init are DeepSORT row options")
+    if (args.ema_alpha is not None or args.n_init is not None or args.motion_fallback) and args.tracker != "deepsort":
+        ap.error("--ema-alpha, --n-init and --motion-fallback are DeepSORT row options")
     variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)
+    variant += "fb-" if args.motion_fallback else ""
     table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
@@ -164,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
     changed = [f"EMA {args.ema_alpha:g}"] if args.ema_alpha is not None else []
     changed += [f"n_init {args.n_init}"] if args.n_init is not None else []
+    changed += ["motion fallback"] if args.motion_fallback else []
     row_flags.update({k: v for k, v in (("ema_alpha", args.ema_alpha), ("n_init", args.n_init)) if v is not None})
+    row_flags.update({"motion_fallback": True} if args.motion_fallback else {})
     if changed:
         title = f"DeepSORT ({', '.join(changed)})"
     motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"

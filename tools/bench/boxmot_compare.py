@@ -29,7 +29,7 @@ OUT/table.md and OUT/table.json (default OUT: data/boxmot-compare), and prints t
 Exit status 2, after one line saying why, when BoxMOT cannot be installed or imported.
 
     python -m tools.bench.boxmot_compare [--data-root DIR] [--seqs NAME...] [--venv DIR]
-        [--trackers NAME...] [--passes 2] [--no-install] [--out DIR]
+        [--trackers NAME...] [--passes 3] [--no-install] [--out DIR]
 """
 from __future__ import annotations
 
@@ -395,7 +395,7 @@ def parse_args(argv):
     ap.add_argument("--trackers", nargs="*",
                     help="tracker names; each runs on every side that has it (default: ours "
                          "(tools.track.runner.TRACKERS) and BoxMOT's " + ", ".join(BOXMOT_TRACKERS) + ")")
-    ap.add_argument("--passes", type=int, default=2, help="timing passes, one process each (default 2)")
+    ap.add_argument("--passes", type=int, default=3, help="timing passes, one process each; the best counts (default 3)")
     ap.add_argument("--no-install", action="store_true",
                     help="use --venv as it is; exit 2 when it does not import boxmot")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)")

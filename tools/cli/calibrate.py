@@ -42,6 +42,10 @@ def register(sub) -> None:
                      help="tracklets: detections before a tracklet counts (default: %(default)s)")
     how.add_argument("--min-gap", type=int, default=d.min_gap, help="positives: fewest frames apart (default: %(default)s)")
     how.add_argument("--max-gap", type=int, default=d.max_gap, help="positives: most frames apart (default: %(default)s)")
+    how.add_argument("--ema-alpha", type=float, metavar="A",
+                     help="calibrate for `track run --ema-alpha A`: a box is measured against the EMA "
+                          "feature of the other box's tracklet so far, as an EMA track meets a box "
+                          "(default: box against box, for the reference gallery)")
     out = p.add_argument_group("output")
     out.add_argument("--plot", type=Path, metavar="FILE", help="write a histogram PNG of both distributions")
     out.add_argument("--json", type=Path, metavar="FILE", help="write the percentiles and proposals as JSON")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from tools.track.calibration import calibrate_descriptor, check_pair_settings
 
     settings = PairSettings(iou_threshold=args.iou_threshold, min_hits=args.min_hits,
-                            min_gap=args.min_gap, max_gap=args.max_gap)
+                            min_gap=args.min_gap, max_gap=args.max_gap, ema_alpha=args.ema_alpha)
     check_pair_settings(settings)
     seqs = select_sequences(args)
     cal = calibrate_descriptor(seqs, args.appearance, detections=detection_paths(args, seqs),

@@ -24,6 +24,8 @@ def check_pair_settings(settings: PairSettings) -> None:
         raise InputError(None, f"need 1 <= --min-gap <= --max-gap, got {settings.min_gap} and {settings.max_gap}")
     if settings.min_hits < 1:
         raise InputError(None, f"--min-hits must be at least 1, got {settings.min_hits}")
+    if settings.ema_alpha is not None and not 0.0 <= settings.ema_alpha <= 1.0:
+        raise InputError(None, f"--ema-alpha must be between 0 and 1, got {settings.ema_alpha}")
 
 
 def calibrate_descriptor(seqs: list[Sequence], appearance: str | None = None, *,

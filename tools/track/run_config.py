@@ -112,6 +112,7 @@ FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "max_iou_distance": (("deepsort", "max_iou_distance"),),
     "gating_threshold": (("deepsort", "gating_threshold"),),
     "motion_weight": (("deepsort", "motion_weight"),),
+    "motion_fallback": (("deepsort", "motion_fallback"),),
     "ema_alpha": (("deepsort", "ema_alpha"), ("bytetrack", "ema_alpha"), ("ocsort", "ema_alpha")),
     "min_confidence": (("filter", "min_confidence"),),
     "min_height": (("filter", "min_height"),),
@@ -394,7 +395,11 @@ def config_argv(values: dict[str, Any]) -> list[str]:
     for dest, value in values.items():
         if dest not in FLAGS:
             raise KeyError(f"no flag sets {dest!r}; known: {', '.join(FLAGS)}")
-        out += [f"--{dest.replace('_', '-')}", repr(value) if isinstance(value, float) else str(value)]
+        flag = f"--{dest.replace('_', '-')}"
+        if isinstance(value, bool):  # a switch: present when on
+            out += [flag] if value else []
+        else:
+            out += [flag, repr(value) if isinstance(value, float) else str(value)]
     return out
 
 
