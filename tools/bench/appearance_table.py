@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracklet-negatives", nargs="+", choices=("all", "co-occurring"), default=["all", "co-occurring"],
                     help="`track train --tracklet-negatives` of the tracklet-classifier rows, one row each; the "
                          "leave-one-out row uses the first (default: all co-occurring)")
+    ap.add_argument("--vae-negatives", choices=("all", "co-occurring"), default="all",
+                    help="`track train --tracklet-negatives` of the VAE rows' tracklet term (default: %(default)s)")
     ap.add_argument("--vae-loo", action="store_true", help="also train the VAE rows leave-one-sequence-out")
     ap.add_argument("--no-centre", action="store_true",
                     help="leave out the rows whose features are centred on each sequence's own mean "
@@ -161,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--ema-alpha, --n-init and --motion-fallback are DeepSORT row options")
     variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)
     variant += "fb-" if args.motion_fallback else ""
-    table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{args.metric}"
+    variant += "vae-cooc-" if args.vae_negatives != "all" else ""
+    table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{variant}{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
     row_flags = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
@@ -199,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                               (held_out,), True))
     for w in args.tracklet_weights:
         tag, extra = ("", {}) if w == 0 else (f"-tl{w:g}", {"tracklet_weight": w})
+        if w != 0 and args.vae_negatives != "all":
+            tag, extra = f"{tag}-cooc", {**extra, "tracklet_negatives": args.vae_negatives}
         if "vhp-vae" in args.kinds:
             vae_models("vhp-vae", f"vhp-vae{tag}", extra)
         if "fmvae" in args.kinds:
