@@ -66,14 +66,14 @@ def update(mean: np.ndarray, cov: np.ndarray, xyah: np.ndarray) -> tuple[np.ndar
     proj_mean, S = project(mean, cov)
     PHT = cov[:, :, :4]
     # K = P H^T S^-1, solved rather than inverted (S is symmetric positive definite). S stays
-    # diagonal (x, y, a and h are filtered apart) until a camera warp mixes x and y: then the
-    # solve is a division by its diagonal.
+    # diagonal (x, y, a and h are filtered apart) until a camera warp mixes x and y; then the
+    # solve is a product with its diagonal's reciprocal, bit for bit what LAPACK's solve gives.
     if np.count_nonzero(S.reshape(-1, 16)[:, _OFF_DIAGONAL_4]):
         K = np.linalg.solve(S, PHT.transpose(0, 2, 1)).transpose(0, 2, 1)
         KS = K @ S
     else:
         s = np.diagonal(S, axis1=1, axis2=2)[:, None, :]
-        K = PHT / s
+        K = PHT * (1.0 / s)
         KS = K * s
     innovation = xyah - proj_mean
     new_mean = mean + (K @ innovation[:, :, None])[:, :, 0]

@@ -122,11 +122,11 @@ def _warp_tlbr(tlbr: np.ndarray, warp: np.ndarray) -> np.ndarray:
 def _interpolated_z(z1: np.ndarray, z2: np.ndarray, gap: np.ndarray) -> np.ndarray:
     """ORU's virtual observations (n, max gap, 4) for the frames after z1 up to z2's, linear in
     centre, width and height (kalmanfilter.unfreeze): row i's step k < gap[i] is frame k + 1 of
-    its gap, step gap[i] - 1 is z2's frame; later steps are unused."""
+    its gap, step gap[i] - 1 is z2's frame; later steps (unused) repeat z2."""
     w1, h1 = np.sqrt(z1[:, 2] * z1[:, 3]), np.sqrt(z1[:, 2] / z1[:, 3])
     w2, h2 = np.sqrt(z2[:, 2] * z2[:, 3]), np.sqrt(z2[:, 2] / z2[:, 3])
-    k = np.arange(1, gap.max() + 1, dtype=np.float64)[None, :]
     g = gap[:, None].astype(np.float64)
+    k = np.minimum(np.arange(1, gap.max() + 1, dtype=np.float64)[None, :], g)
     cx = z1[:, 0, None] + k * ((z2[:, 0, None] - z1[:, 0, None]) / g)
     cy = z1[:, 1, None] + k * ((z2[:, 1, None] - z1[:, 1, None]) / g)
     w = w1[:, None] + k * ((w2 - w1)[:, None] / g)

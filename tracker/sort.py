@@ -42,7 +42,8 @@ def kf_predict(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Batched Kalman correction with z (n, 4) in the Joseph form of filterpy and the reference,
     (I - KH) P (I - KH)^T + K R K^T. H = [I 0] is applied by slicing, not by 7x7 products: the
-    same sums, a third of the work, which counts in OC-SORT's re-update of re-found tracks.
+    same terms summed in another order (equal to ~1e-12), a third of the work, which counts in
+    OC-SORT's re-update of re-found tracks.
     S = HPH^T + R stays diagonal (x, y, s and r are filtered apart) until a camera warp mixes x
     and y; while it is, its inverse is its diagonal's reciprocal, exactly what LAPACK returns."""
     S = P[:, :4, :4] + _R
@@ -67,7 +68,7 @@ def tlbr_to_z(tlbr: np.ndarray) -> np.ndarray:
 
 
 def x_to_tlbr(x: np.ndarray) -> np.ndarray:
-    """Boxes of xysr states; NaN where the area or aspect ratio went invalid (negative)."""
+    """Boxes of xysr states; NaN where area x aspect ratio is negative (the trackers drop those)."""
     out = np.empty((len(x), 4))
     sr = x[:, 2] * x[:, 3]
     if (sr > 0).all():

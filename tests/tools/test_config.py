@@ -228,5 +228,6 @@ def test_motion_fallback_switch_is_off_unless_given_and_round_trips_through_conf
     path = write(tmp_path, "[deepsort]\nmotion_fallback = true\n")
     assert cfg_of(["--config", str(path)]).deepsort.motion_fallback is True
     assert config_argv({"motion_fallback": True, "n_init": 5}) == ["--motion-fallback", "--n-init", "5"]
-    assert config_argv({"motion_fallback": False}) == []
+    assert config_argv({"motion_fallback": False}) == ["--no-motion-fallback"]
+    assert cfg_of(["--config", str(path), "--no-motion-fallback"]).deepsort.motion_fallback is False
     assert cfg_of(config_argv({"motion_fallback": True})).deepsort.motion_fallback is True

@@ -392,3 +392,16 @@ def test_motion_fallback_without_features_is_motion_only_deepsort():
             out.append(t.update(frame(dets)))
         runs.append([[(i, b.tolist()) for i, b in o] for o in out])
     assert runs[0] == runs[1]
+
+
+def test_motion_fallback_stays_inside_the_mahalanobis_gate():
+    """A box far outside the lost track's gate starts a new track, fallback or not."""
+    a, b = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    for fb in (False, True):
+        t = DeepSort(n_init=2, max_age=10, motion_fallback=fb)
+        for f in range(6):
+            t.update(frame([box(f)], [a]))
+        for _ in range(3):
+            t.update(Detections.empty())
+        t.update(frame([box(9, x0=400.0)], [b]))
+        assert [i for i, _ in t.update(frame([box(10, x0=400.0)], [b]))] == [2]

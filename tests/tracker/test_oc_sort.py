@@ -344,23 +344,39 @@ def test_params_dataclass_round_trips_through_asdict():
     assert OcSort(OcSortParams(**dataclasses.asdict(p))).params == p
 
 
+class _OneByOne(OcSort):
+    """ORU as the reference runs it: each re-found track alone, one virtual step at a time."""
+
+    def _reupdate(self, idx, z_new, gap):
+        from tracker.sort import kf_predict, kf_update, tlbr_to_z
+        for i, z2, g in zip(idx.tolist(), z_new, gap.tolist()):
+            x, P = self.frozen_x[i:i + 1], self.frozen_P[i:i + 1]
+            z1 = tlbr_to_z(self.last_obs[i:i + 1])[0]
+            w1, h1 = np.sqrt(z1[2] * z1[3]), np.sqrt(z1[2] / z1[3])
+            w2, h2 = np.sqrt(z2[2] * z2[3]), np.sqrt(z2[2] / z2[3])
+            for k in range(1, g + 1):
+                w, h = w1 + k * ((w2 - w1) / g), h1 + k * ((h2 - h1) / g)
+                z = [z1[0] + k * ((z2[0] - z1[0]) / g), z1[1] + k * ((z2[1] - z1[1]) / g), w * h, w / h]
+                x, P = kf_update(x, P, np.array([z]))
+                if k < g:
+                    x, P = kf_predict(x, P)
+            self.x[i], self.P[i] = x[0], P[0]
+
+
 def test_tracks_refound_in_one_frame_after_different_gaps_replay_as_each_would_alone():
-    """ORU steps the re-found tracks together; each must end where a tracker that saw only that
-    track ends, whatever the other's gap."""
-    a = lambda f: walker(f, y0=50.0, vx=5.0)
-    b = lambda f: walker(f, x0=400.0, y0=300.0, vx=-4.0)
-    seen_a, seen_b = set(range(9)) | {12}, set(range(6)) | {12}  # gaps of 4 and 7 frames
-
-    def run(tracks):
-        t = OcSort()
-        for f in range(13):
-            t.update(dets([box(f) for box, seen in tracks if f in seen]))
-        return t
-
-    both = run([(a, seen_a), (b, seen_b)])
-    alone_a, alone_b = run([(a, seen_a)]), run([(b, seen_b)])
-    assert len(both) == 2
-    np.testing.assert_allclose(both.x[0], alone_a.x[0], rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(both.P[0], alone_a.P[0], rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(both.x[1], alone_b.x[0], rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(both.P[1], alone_b.P[0], rtol=1e-12, atol=1e-9)
+    """ORU steps the re-found tracks of a frame together, longest gap first; every track must end
+    where the reference's one-track-at-a-time replay leaves it."""
+    people = [(lambda f, x0=x0, v=v: walker(f, x0=x0, y0=40.0 + 90 * k, vx=v), seen)
+              for k, (x0, v, seen) in enumerate([(100.0, 5.0, set(range(9)) | {12, 13}),   # gap 4
+                                                 (300.0, -4.0, set(range(6)) | {12, 13}),  # gap 7
+                                                 (500.0, 3.0, set(range(10)) | {12, 13}),  # gap 3
+                                                 (700.0, -2.0, set(range(14)))])]           # never lost
+    runs = []
+    for cls in (OcSort, _OneByOne):
+        t = cls()
+        for f in range(14):
+            t.update(dets([box(f) for box, seen in people if f in seen]))
+        runs.append(t)
+    assert len(runs[0]) == 4 and runs[0].ids.tolist() == runs[1].ids.tolist()
+    np.testing.assert_array_equal(runs[0].x, runs[1].x)
+    np.testing.assert_array_equal(runs[0].P, runs[1].P)

@@ -71,7 +71,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
     how.add_argument("--motion-weight", type=float, metavar="LAMBDA",
                      help="DeepSORT fused cost (Wojke et al. eq. 5): LAMBDA x squared Mahalanobis + (1 - LAMBDA) x "
                           f"appearance in the cascade (default: {d.motion_weight:g}, appearance alone)")
-    how.add_argument("--motion-fallback", action="store_true", default=None,
+    how.add_argument("--motion-fallback", action=argparse.BooleanOptionalAction, default=None,
                      help="DeepSORT: match what the appearance cascade left by a motion-only cascade "
                           "(Mahalanobis gate alone), so a rejected appearance pair costs no more than "
                           "motion-only tracking (default: off, the reference)")

@@ -396,8 +396,8 @@ def config_argv(values: dict[str, Any]) -> list[str]:
         if dest not in FLAGS:
             raise KeyError(f"no flag sets {dest!r}; known: {', '.join(FLAGS)}")
         flag = f"--{dest.replace('_', '-')}"
-        if isinstance(value, bool):  # a switch: present when on
-            out += [flag] if value else []
+        if isinstance(value, bool):  # a switch: --name on, --no-name off
+            out += [flag if value else f"--no-{flag[2:]}"]
         else:
             out += [flag, repr(value) if isinstance(value, float) else str(value)]
     return out
