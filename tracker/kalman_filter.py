@@ -61,18 +61,25 @@ def project(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean[:, :4].copy(), S
 
 
+def diagonal_innovation(S: np.ndarray) -> np.ndarray | None:
+    """The diagonals (T, 1, 4) of a stack of innovation covariances when every one is diagonal,
+    else None. Each coordinate is filtered apart, so S stays diagonal until a camera warp mixes
+    x and y; while it does, S^-1 is the reciprocal of its diagonal, bit for bit what LAPACK gives."""
+    if np.count_nonzero(S.reshape(-1, 16)[:, _OFF_DIAGONAL_4]):
+        return None
+    return np.diagonal(S, axis1=1, axis2=2)[:, None, :]
+
+
 def update(mean: np.ndarray, cov: np.ndarray, xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Measurement update of T tracks with their T matched measurements."""
     proj_mean, S = project(mean, cov)
     PHT = cov[:, :, :4]
-    # K = P H^T S^-1, solved rather than inverted (S is symmetric positive definite). S stays
-    # diagonal (x, y, a and h are filtered apart) until a camera warp mixes x and y; then the
-    # solve is a product with its diagonal's reciprocal, bit for bit what LAPACK's solve gives.
-    if np.count_nonzero(S.reshape(-1, 16)[:, _OFF_DIAGONAL_4]):
+    # K = P H^T S^-1, solved rather than inverted (S is symmetric positive definite)
+    s = diagonal_innovation(S)
+    if s is None:
         K = np.linalg.solve(S, PHT.transpose(0, 2, 1)).transpose(0, 2, 1)
         KS = K @ S
     else:
-        s = np.diagonal(S, axis1=1, axis2=2)[:, None, :]
         K = PHT * (1.0 / s)
         KS = K * s
     innovation = xyah - proj_mean
