@@ -5,6 +5,7 @@ filter batched over all tracks so a frame costs a fixed number of NumPy calls, n
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,13 +68,10 @@ def x_to_tlbr(x: np.ndarray) -> np.ndarray:
     """Boxes of xysr states; NaN where area x aspect ratio is negative (the trackers drop those)."""
     out = np.empty((len(x), 4))
     sr = x[:, 2] * x[:, 3]
-    if (sr > 0).all():
+    # errstate costs more than the rest of the call: enter it only where a box went invalid
+    with nullcontext() if (sr > 0).all() else np.errstate(invalid="ignore", divide="ignore"):
         np.sqrt(sr, out=out[:, 2])
         np.divide(x[:, 2], out[:, 2], out=out[:, 3])
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.sqrt(sr, out=out[:, 2])
-            np.divide(x[:, 2], out[:, 2], out=out[:, 3])
     half = out[:, 2:] / 2.0
     out[:, :2] = x[:, :2] - half
     out[:, 2:] = x[:, :2] + half

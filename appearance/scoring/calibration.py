@@ -298,13 +298,13 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
     seq = np.zeros(len(frames), np.int64) if sequence is None else np.unique(sequence, return_inverse=True)[1]
     pos_all, neg_all, lpos_all, lneg_all = [], [], [], []
     n_tracklets = 0
-    tracks = []
+    group = np.full(len(frames), -1, np.int64)  # tracklet, numbered apart per sequence
     in_tracklet = np.zeros(len(frames), bool)
     for s in np.unique(seq):
         sel = np.flatnonzero(seq == s)
         f, b = frames[sel], tlwh[sel]
         track = build_tracklets(f, b, settings)
-        tracks.append(track)
+        group[sel] = np.where(track >= 0, track + len(frames) * s, -1)
         n_tracklets += len(np.unique(track[track >= 0]))
         in_tracklet[sel] = track >= 0
         usable = ~crowded(f, b, settings.occlusion_iou)
@@ -317,9 +317,6 @@ def calibrate(frames: np.ndarray, tlwh: np.ndarray, features: np.ndarray, metric
             lneg_all.append(sel[ln])
     pos = np.concatenate(pos_all).reshape(-1, 2)
     neg = np.concatenate(neg_all).reshape(-1, 2)
-    group = np.full(len(frames), -1, np.int64)
-    for s, track in zip(np.unique(seq), tracks):
-        group[seq == s] = np.where(track >= 0, track + len(frames) * s, -1)
     pos_d, neg_d = _pair_distances(pos, neg, frames, group, features, metric, settings.ema_alpha)
     result = Calibration(metric, settings, Distributions(pos_d, neg_d, "label-free").propose(),
                          counts={"detections": len(frames), "tracklets": n_tracklets,
