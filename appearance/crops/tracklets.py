@@ -25,7 +25,8 @@ class TrackletParams:
     link_iou: float = 0.5       # a link needs at least this IoU between consecutive boxes
     ambiguity_iou: float = 0.3  # ... and no second box overlapping either end this much
     min_length: int = 8         # tracklets with fewer crops are dropped (label -1)
-    max_gap: int = 1            # frames a link may span (1: consecutive frames only)
+    max_gap: int = 1            # frames a link may span (1: consecutive frames only); a
+                                # tracklet stays open this long after its last box
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,26 +50,51 @@ def tracklet_ids(frame: np.ndarray, tlwh: np.ndarray, params: TrackletParams = T
     order = np.argsort(frame, kind="stable")
     frames, starts = np.unique(frame[order], return_index=True)
     ends = np.append(starts[1:], len(order))
-    prev_idx = np.zeros(0, np.int64)
-    prev_frame = None
+    last = np.zeros(0, np.int64)   # the newest detection of every tracklet still open to a link
+    before = np.zeros(0, np.int64)  # ... and the one before it (-1: a tracklet of one box)
     n_labels = 0
     for f, lo, hi in zip(frames, starts, ends):
         cur = order[lo:hi]
+        open_ = f - frame[last] <= params.max_gap
+        last, before = last[open_], before[open_]
         linked = np.zeros(len(cur), bool)
-        if prev_frame is not None and f - prev_frame <= params.max_gap and len(prev_idx):
-            iou = iou_tlwh(tlwh[prev_idx], tlwh[cur])
+        # the most recent ends first, as DeepSORT's cascade does: a box seen a frame ago claims
+        # its continuation before an older end (a person after a missed detection) may
+        for gap in np.unique(f - frame[last]):
+            ends_at = np.flatnonzero(f - frame[last] == gap)
+            free = np.flatnonzero(~linked)
+            if not len(free):
+                break
+            iou = iou_tlwh(_expected(tlwh, frame, last[ends_at], before[ends_at], f), tlwh[cur[free]])
             r, c = linear_sum_assignment(iou, maximize=True)
             close = iou >= params.ambiguity_iou
             own = close[r, c]  # the matched pair itself, when it is that close
             rivals = (close.sum(axis=1)[r] - own) + (close.sum(axis=0)[c] - own)
             ok = (iou[r, c] >= params.link_iou) & (rivals == 0)
-            label[cur[c[ok]]] = label[prev_idx[r[ok]]]
-            linked[c[ok]] = True
+            label[cur[free[c[ok]]]] = label[last[ends_at[r[ok]]]]
+            linked[free[c[ok]]] = True
+            before[ends_at[r[ok]]] = last[ends_at[r[ok]]]
+            last[ends_at[r[ok]]] = cur[free[c[ok]]]
         fresh = cur[~linked]
         label[fresh] = np.arange(n_labels, n_labels + len(fresh))
         n_labels += len(fresh)
-        prev_idx, prev_frame = cur, f
+        last = np.concatenate([last, fresh])
+        before = np.concatenate([before, np.full(len(fresh), -1, np.int64)])
     return _drop_short(label, params.min_length)
+
+
+def _expected(tlwh: np.ndarray, frame: np.ndarray, last: np.ndarray, before: np.ndarray, f: int) -> np.ndarray:
+    """Where each open tracklet's box should be at frame f. From the frame after its last box,
+    that box itself (the link rule on consecutive frames); across a gap, moved on at the velocity
+    of its last two boxes, since a person whose detection was missed kept walking (and at a
+    crossing, the place a missed person was is where the other one is now)."""
+    box = tlwh[last].copy()
+    gap = f - frame[last]
+    move = (gap > 1) & (before >= 0)
+    if move.any():
+        a, b = before[move], last[move]
+        box[move] += (tlwh[b] - tlwh[a]) * ((gap[move]) / (frame[b] - frame[a]))[:, None]
+    return box
 
 
 def _drop_short(label: np.ndarray, min_length: int) -> np.ndarray:

@@ -84,15 +84,17 @@ def load_training_data(folders: Sequence[str | Path], labels: Labels | None = No
                                          "training needs labelled crops (`track crops --source gt`)")
         if labels == "tracklet":
             raise InputError(folders[0], f"no tracklet of {tracklets.min_length}+ crops in the crop folders: "
-                                         f"lower --min-tracklet or cut crops from more frames")
+                                         f"lower --min-tracklet or cut crops from more frames (a VAE "
+                                         f"trains without them at --tracklet-weight 0)")
         raise InputError(folders[0], "the crop folders hold no crops")
     images = torch.from_numpy(np.concatenate(arrays)).permute(0, 3, 1, 2).contiguous()
     label_index, classes = None, []
     if labels is not None:
         classes = sorted(set(k for k in keys if k))
         if len(classes) < 2:
+            hint = " (a VAE trains without them at --tracklet-weight 0)" if labels == "tracklet" else ""
             raise InputError(folders[0], f"only {len(classes)} identity among the labelled crops: "
-                                         f"a classifier needs at least two")
+                                         f"a classifier needs at least two{hint}")
         index = {k: i for i, k in enumerate(classes)}
         label_index = torch.tensor([index.get(k, -1) for k in keys], dtype=torch.int64)
     together = None
@@ -124,7 +126,8 @@ def _identities(cs: CropSet, labels: str, params: TrackletParams, folder: Path,
         raise ValueError(f"labels must be 'gt' or 'tracklet', got {labels!r}")
     if cs.source != "det":
         raise InputError(folder, f"holds {cs.source} crops: tracklet labels come from detection crops "
-                                 f"(`track crops --source det`); gt crops carry human labels")
+                                 f"(`track crops --source det`); gt crops carry human labels (a VAE "
+                                 f"trains on them with --tracklet-weight 0, the paper's objective)")
     every = int((cs.info.get("parameters") or {}).get("every", 1))
     step = TrackletParams(**{**params.to_dict(), "max_gap": params.max_gap * every})
     ident = np.full(len(cs), -1, np.int64)

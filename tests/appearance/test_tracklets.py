@@ -43,6 +43,32 @@ def test_a_gap_in_frames_breaks_the_tracklet():
     assert len(set(joined)) == 1
 
 
+def test_max_gap_bridges_a_missed_box_while_other_people_are_seen():
+    # person A is missed at frames 11-12 while person B, far away, is detected in every frame: the
+    # frames are not empty, yet A's tracklet stays open max_gap frames and takes A back
+    a1, a2 = walk(0, 1, range(1, 11)), walk(12, 1, range(13, 23))
+    b = walk(400, 0, range(1, 23))
+    frame, tlwh = stack(a1, a2, b)
+    label = tracklet_ids(frame, tlwh, TrackletParams(min_length=3))
+    assert label[0] != label[10]                              # consecutive frames only: A splits
+    joined = tracklet_ids(frame, tlwh, TrackletParams(min_length=3, max_gap=3))
+    assert len(set(joined[:20])) == 1 and len(set(joined[20:])) == 1 and joined[0] != joined[20]
+    short = tracklet_ids(frame, tlwh, TrackletParams(min_length=3, max_gap=2))
+    assert short[0] != short[10]                              # a 3-frame gap is beyond max_gap 2
+
+
+def test_ends_left_open_by_a_crossing_do_not_block_the_links_after_it():
+    # at a crossing the ambiguous links are dropped and fresh tracklets start, while the old ends
+    # stay open for max_gap frames; the fresh ends (seen a frame ago) link first, so the stale
+    # ones are no rivals and the longer max_gap labels at least as much, still purely
+    frame, tlwh = stack(walk(0, 4, range(1, 31)), walk(124, -4, range(1, 31)))
+    gt = np.r_[np.zeros(30, np.int64), np.ones(30, np.int64)]
+    one = summarise(tracklet_ids(frame, tlwh, TrackletParams(min_length=3)), gt)
+    three = summarise(tracklet_ids(frame, tlwh, TrackletParams(min_length=3, max_gap=3)), gt)
+    assert three.purity == one.purity == 1.0
+    assert three.labelled >= one.labelled and three.tracklets <= one.tracklets
+
+
 def test_a_crossing_drops_the_ambiguous_links_so_no_tracklet_holds_two_people():
     # two people cross at frame ~11: near the crossing a second box overlaps each end
     a = walk(0, 4, range(1, 23))

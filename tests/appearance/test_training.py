@@ -20,6 +20,7 @@ import torch
 
 import appearance.training.objective as trainer
 from appearance.model.checkpoint import load_checkpoint
+from appearance.model.kinds import VAE_KINDS
 from appearance.descriptors.learned import LearnedDescriptor
 from appearance.model.network import network_from_checkpoint
 from appearance.training.config import TrainConfig
@@ -30,7 +31,7 @@ from tools.cli import main as cli_main
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"latent_dim": 4, "width": 0.0625, "decoder_channels": [8, 8, 8, 8, 8], "prior_hidden": [16]}
 TINY_FLAGS = ["--latent-dim", "4", "--width", "0.0625", "--decoder-channels", "8", "8", "8", "8", "8",
-              "--prior-hidden", "16"]
+              "--prior-hidden", "16", "--tracklet-weight", "0"]   # the toy crops hold no tracklets
 
 
 def make_crop_folder(folder: Path, images: np.ndarray, gt_id: np.ndarray | None = None,
@@ -75,6 +76,8 @@ def config(crops: Path, out: Path, **kw) -> TrainConfig:
     base = dict(model="fmvae", crops=[str(crops)], out=str(out), steps=8, batch_size=8, flat_batch=4,
                 lr=1e-3, checkpoint_every=4, threads=1, progress=False, model_overrides=dict(TINY))
     base.update(kw)
+    if base["model"] in VAE_KINDS and "tracklet_weight" not in kw:
+        base["tracklet_weight"] = 0.0      # the toy crops hold no tracklets: the paper's objective
     return TrainConfig(**base)
 
 
@@ -268,7 +271,7 @@ def test_two_processes_under_torchrun_stay_identical(crops, tmp_path):
     (["--crops", "CROPS", "--lambda-max", "10"], "--lambda-max must be at least --lambda0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(crops, tmp_path, capsys, extra, expect):
-    args = ["train", "--model", "fmvae", "--out", str(tmp_path / "o"), *extra]
+    args = ["train", "--model", "fmvae", "--out", str(tmp_path / "o"), "--tracklet-weight", "0", *extra]
     args = [str(tmp_path / "NOPE") if a == "NOPE" else str(crops) if a == "CROPS" else a for a in args]
     code = cli_main(args)
     err = capsys.readouterr().err.strip().splitlines()
@@ -408,14 +411,19 @@ def test_tracklet_training_learns_identities_from_the_boxes_alone(tmp_path):
     assert (pred == truth).mean() > 0.9      # tracklet t_k is person k: first seen in that order
 
 
-def test_tracklet_term_of_the_vae_family_is_off_at_weight_0_and_resumes_exactly(tmp_path):
+def test_tracklet_term_of_the_vae_family_is_on_by_default_off_at_weight_0_and_resumes_exactly(tmp_path):
     folder, _ = tracklet_folder(tmp_path / "det")
     digest = lambda run: parameter_digest(network_from_checkpoint(load_checkpoint(run / "checkpoint.pt")))  # noqa: E731
-    train(config(folder, tmp_path / "plain", model="vhp-vae"))
+    train(config(folder, tmp_path / "default", model="vhp-vae", tracklet_weight=None))
+    train(config(folder, tmp_path / "one", model="vhp-vae", tracklet_weight=1.0,
+                 tracklet_negatives="co-occurring"))
+    assert digest(tmp_path / "default") == digest(tmp_path / "one")   # the default recipe, spelled out
     train(config(folder, tmp_path / "zero", model="vhp-vae", tracklet_weight=0.0))
-    assert digest(tmp_path / "plain") == digest(tmp_path / "zero")   # weight 0: the paper's objective
+    assert digest(tmp_path / "zero") != digest(tmp_path / "one")
+    assert "tracklet_head" not in load_checkpoint(tmp_path / "zero" / "checkpoint.pt")   # the paper's objective
+    assert all(r["tracklet"] == "" for r in log_rows(tmp_path / "zero" / "log.csv"))
     train(config(folder, tmp_path / "on", model="vhp-vae", tracklet_weight=5.0))
-    assert digest(tmp_path / "on") != digest(tmp_path / "plain")
+    assert digest(tmp_path / "on") != digest(tmp_path / "one")
     rows = log_rows(tmp_path / "on" / "log.csv")
     assert all(np.isfinite(float(r["tracklet"])) for r in rows) and rows[0]["tracklet"] != ""
     assert "tracklet_head" in load_checkpoint(tmp_path / "on" / "checkpoint.pt")
@@ -426,7 +434,7 @@ def test_tracklet_term_of_the_vae_family_is_off_at_weight_0_and_resumes_exactly(
 
 
 @pytest.mark.parametrize("extra, expect", [
-    (["--model", "fmvae", "--min-tracklet", "4"], "--min-tracklet"),
+    (["--model", "fmvae", "--tracklet-weight", "0", "--min-tracklet", "4"], "--min-tracklet"),
     (["--model", "supervised", "--tracklet-weight", "1"], "--tracklet-weight applies"),
     (["--model", "tracklet", "--link-iou", "0"], "--link-iou must lie"),
     (["--model", "vhp-vae", "--tracklet-weight", "-1"], "--tracklet-weight must be non-negative"),
@@ -514,3 +522,16 @@ def test_track_train_records_the_negatives_choice(tmp_path):
         train(config(folder, tmp_path / "bad", model="tracklet", tracklet_negatives="some"))
     with pytest.raises(Exception, match="apply to"):
         train(config(folder, tmp_path / "vae", model="vhp-vae", tracklet_negatives="all"))
+
+
+@pytest.mark.parametrize("source, weight, negatives", [("det", 1.0, "co-occurring"), ("gt", 0.0, None),
+                                                       ("pendulum", 0.0, None)])
+def test_vae_default_recipe_takes_the_tracklet_term_on_detection_crops_only(tmp_path, source, weight, negatives):
+    folder = tmp_path / source
+    folder.mkdir()
+    (folder / "info.json").write_text(json.dumps({"version": 1, "source": source}))
+    for kind in VAE_KINDS:
+        cfg = TrainConfig(model=kind, crops=[str(folder)], out=str(tmp_path / "o")).resolved()
+        assert (cfg.tracklet_weight, cfg.tracklet_negatives) == (weight, negatives)
+        explicit = TrainConfig(model=kind, crops=[str(folder)], out=str(tmp_path / "o"), tracklet_weight=0.0)
+        assert explicit.resolved().tracklet_weight == 0.0      # the paper's objective, whatever the crops

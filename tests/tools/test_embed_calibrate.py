@@ -211,6 +211,23 @@ def test_the_tables_centred_files_equal_what_track_embed_centre_writes(synth_roo
     assert json.loads((tmp_path / "made" / "embed.json").read_text())["centre"] is True
 
 
+def test_a_longer_budget_continues_the_longest_shorter_run_of_the_same_recipe(tmp_path):
+    from tools.bench.appearance_table import _shorter_run
+
+    recipe = {"steps": 1600, "preset": "cpu", "seed": 0, "kappa2": None, "flatness": None, "loss_scale": None}
+    for folder, steps, preset in (("s0", 800, "cpu"), ("s0-1200steps", 1200, "cpu"), ("s0-1400steps", 1400, "paper"),
+                                  ("s0-2000steps", 2000, "cpu"), ("s1", 800, "cpu")):
+        run = tmp_path / folder / "fmvae"
+        run.mkdir(parents=True)
+        seed = 1 if folder == "s1" else 0
+        (run / "done.json").write_text(json.dumps({**recipe, "steps": steps, "preset": preset, "seed": seed}))
+    # 1400 has another preset and 2000 is longer: the 1200-step run is the one to continue
+    assert _shorter_run(tmp_path, 0, "fmvae", recipe) == tmp_path / "s0-1200steps" / "fmvae"
+    assert _shorter_run(tmp_path, 0, "vhp-vae", recipe) is None
+    assert _shorter_run(tmp_path, 0, "fmvae", {**recipe, "steps": 800}) is None
+    assert _shorter_run(tmp_path, 1, "fmvae", {**recipe, "seed": 1}) == tmp_path / "s1" / "fmvae"
+
+
 def test_ema_pairs_measure_a_box_against_its_tracklets_feature_so_far():
     """running_ema folds each tracklet as the tracker's EMA gallery does; alpha 0 keeps the box's
     own feature (so the proposal is the box-against-box one), alpha 1 the tracklet's first."""

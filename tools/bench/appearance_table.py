@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +40,7 @@ from tools.io.errors import exit_status
 from tracker.nn_matching import METRICS
 
 SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
+BUDGET = 800   # the bar's training steps; models of another budget live in folders named for it
 ALL_KINDS = ("vhp-vae", "fmvae", "tracklet", "supervised")
 # What a done.json written before it recorded more than the step count was trained with.
 LEGACY_RECIPE = {"preset": "cpu", "seed": 0, "kappa2": None, "flatness": None, "loss_scale": None}
@@ -93,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", default=str(MOT15_ROOT), help="default: %(default)s")
     ap.add_argument("--work", default="data/appearance-table", help="crops, checkpoints and results (default: %(default)s)")
-    ap.add_argument("--steps", type=int, default=800, help="training steps per model (default: %(default)s)")
+    ap.add_argument("--steps", type=int, default=BUDGET,
+                    help="training steps per model (default: %(default)s); another budget trains into "
+                         "models/sSEED-Nsteps, continuing a shorter finished run of the same recipe")
     ap.add_argument("--preset", default="cpu", help="model preset (default: %(default)s)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds of every learned row (default: 0)")
     ap.add_argument("--kinds", nargs="+", choices=ALL_KINDS, default=list(ALL_KINDS),
@@ -164,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)
     variant += "fb-" if args.motion_fallback else ""
     variant += "vae-cooc-" if args.vae_negatives != "all" else ""
+    variant += f"{args.steps}steps-" if args.steps != BUDGET else ""
     table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{variant}{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
@@ -201,9 +206,11 @@ def main(argv: list[str] | None = None) -> int:
                 plans.append((Model(f"{base}-not-{held_out}", kind, [str(crops / f"det-{other}")], options),
                               (held_out,), True))
     for w in args.tracklet_weights:
-        tag, extra = ("", {}) if w == 0 else (f"-tl{w:g}", {"tracklet_weight": w})
+        # every option spelled out: the table's rows do not move with `track train`'s defaults
+        tag, extra = ("", {"tracklet_weight": 0.0}) if w == 0 else (
+            f"-tl{w:g}", {"tracklet_weight": w, "tracklet_negatives": args.vae_negatives})
         if w != 0 and args.vae_negatives != "all":
-            tag, extra = f"{tag}-cooc", {**extra, "tracklet_negatives": args.vae_negatives}
+            tag = f"{tag}-cooc"
         if "vhp-vae" in args.kinds:
             vae_models("vhp-vae", f"vhp-vae{tag}", extra)
         if "fmvae" in args.kinds:
@@ -225,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
             plans.append((Model(f"supervised-not-{held_out}", "supervised", [str(crops / f"gt-{other}")]),
                           (held_out,), True))
 
+    def seed_dir(seed: int) -> str:
+        return f"s{seed}" if args.steps == BUDGET else f"s{seed}-{args.steps}steps"
+
     def model_dir(m: Model, seed: int) -> Path:
-        return models / f"s{seed}" / m.name
+        return models / seed_dir(seed) / m.name
 
     jobs = []
     for seed in args.seeds:
@@ -250,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.threads:
                 changes["threads"] = args.threads
             resume = (out / "checkpoint.pt").is_file()
+            start = None if resume else _shorter_run(models, seed, m.name, recipe)
+            if start is not None:   # resume is exact: continuing it is training from scratch, faster
+                shutil.copytree(start, out, ignore=shutil.ignore_patterns("done.json"), dirs_exist_ok=True)
+                log.append(shlex.join(["cp", "-r", str(start), str(out)]) + "   # then continue it")
+                resume = True
             what = {"model": m.kind, "crops": m.crops}
             cmd = ["train", *_train_argv(what), "--out", str(out),
                    *_train_argv({k: v for k, v in changes.items() if k not in what})] + (["--resume"] if resume else [])
@@ -354,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             return [(f"{m.kind}:{model_dir(m, seed) / 'checkpoint.pt'}", seqs) for m, seqs in members]
         for centre in (False,) if args.no_centre else (False, True):
             def runs(seed: int, members=members, centre=centre) -> list:
-                return [tracked(f"{m.kind}:{model_dir(m, seed) / 'checkpoint.pt'}", seqs, f"s{seed}-{m.name}", centre)
+                return [tracked(f"{m.kind}:{model_dir(m, seed) / 'checkpoint.pt'}", seqs, f"{seed_dir(seed)}-{m.name}", centre)
                         for m, seqs in members]
             rows.append(Row(label + (", centred" if centre else ""), runs, reid=None if centre else reid))
 
@@ -403,6 +418,21 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(work / f"commands-{table_tag}.sh", "\n".join(log) + "\n")
     print(f"wrote {out}, {work / f'table-{table_tag}.json'} and {work / f'commands-{table_tag}.sh'}")
     return 0
+
+
+def _shorter_run(models: Path, seed: int, name: str, recipe: dict) -> Path | None:
+    """The longest finished run of this model, seed and recipe with fewer steps, or None."""
+    best, best_steps = None, 0
+    for folder in [models / f"s{seed}", *sorted(models.glob(f"s{seed}-*steps"))]:
+        done = folder / name / "done.json"
+        if not done.is_file():
+            continue
+        stored = {**LEGACY_RECIPE, **json.loads(done.read_text())}
+        steps = stored.get("steps")
+        same = all(stored.get(k) == v for k, v in recipe.items() if k != "steps")
+        if same and isinstance(steps, int) and best_steps < steps < recipe["steps"]:
+            best, best_steps = folder / name, steps
+    return best
 
 
 def _centre_files(src: Path, out: Path, seqs) -> None:

@@ -76,11 +76,11 @@ def register(subparsers) -> None:
     trk.add_argument("--tracklet-weight", type=float, metavar="W",
                      help="fmvae / vhp-vae: weight, relative to the reconstruction constraint's lambda, of a "
                           "cosine-softmax term on the posterior means over tracklet identities "
-                          "(0: the paper's objective exactly)")
+                          "(default: 1 on detection crops, the best label-free recipe measured, and 0 on "
+                          "any other crops; 0: the paper's objective exactly)")
     trk.add_argument("--tracklet-negatives", choices=("all", "co-occurring"),
                      help="what a crop's softmax competes against: every tracklet, or only those seen while "
-                          "its own was (the rest may be the same person after an occlusion; default: co-occurring for "
-                          "tracklet, all for fmvae / vhp-vae)")
+                          "its own was (the rest may be the same person after an occlusion; default: co-occurring)")
     trk.add_argument("--link-iou", type=float, metavar="T",
                      help="link a detection to the previous frame's box at this IoU or more (default 0.5)")
     trk.add_argument("--ambiguity-iou", type=float, metavar="T",

@@ -287,6 +287,8 @@ def run_demo(s: DemoSettings) -> DemoResult:
     model_names = tuple(MODEL_LABELS)
     calib_rows: list[dict] = []
     if learned:
+        from appearance.training.config import KIND_DEFAULTS
+
         def cut() -> None:
             from tools.track.descriptors import cut_crops
 
@@ -322,7 +324,9 @@ def run_demo(s: DemoSettings) -> DemoResult:
                     argv.append("--resume")
                 p.track(stage, argv, lambda: train_descriptor(out, changes, resume=resume))
 
-            stages.append(Stage(f"train {m}", {"steps": s.steps, "batch": s.batch_size, "seed": s.seed},
+            # the kind's default recipe is part of the key: a demo trained before it changed retrains
+            stages.append(Stage(f"train {m}", {"steps": s.steps, "batch": s.batch_size, "seed": s.seed,
+                                               "recipe": KIND_DEFAULTS.get(m, {})},
                                 [out / "checkpoint.pt", out / "log.csv"], train, deps=["cut detection crops"],
                                 clean=[out]))
         for m in model_names:
