@@ -32,6 +32,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from appearance.crops.patches import FITS
 from tools.io.atomic import atomic_write_text, replace_folder
 from tools.io.errors import InputError
 from tools.io.folders import check_output_folder
@@ -82,6 +83,11 @@ class CropSet:
     @property
     def source(self) -> str:
         return str(self.info.get("source", "?"))
+
+    @property
+    def fit(self) -> str:
+        """How boxes became squares (appearance.crops.patches.FITS)."""
+        return str((self.info.get("parameters") or {}).get("fit", "stretch"))
 
     @classmethod
     def load(cls, folder: str | Path) -> "CropSet":
@@ -189,13 +195,14 @@ class _Plan:
 def extract_crops(seqs: list[Sequence], out: str | Path, source: Source = "det",
                   min_confidence: float = 0.5, size: int = 64, min_height: float = 0,
                   min_visibility: float = 0.0, every: int = 1, progress: bool = True,
-                  force: bool = False) -> CropSet:
+                  force: bool = False, fit: str = "stretch") -> CropSet:
     """Cut the boxes of `seqs` into a crop cache at `out` and open it.
 
     source "det": detections with confidence >= min_confidence (gt_id from IoU matching, for
     evaluation only). source "gt": ground truth with a non-zero consider flag, class pedestrian
     (or no class column, as in MOT15) and visibility >= min_visibility, carrying identities.
-    Both: boxes at least min_height tall, frames 1, 1 + every, 1 + 2 every, ...
+    Both: boxes at least min_height tall, frames 1, 1 + every, 1 + 2 every, ... `fit` says how a
+    box becomes a square (appearance.crops.patches.FITS).
 
     An existing cache built from the same parameters and unchanged input files is returned as
     it is (unless force). The new cache is written into a temporary folder that is renamed into
@@ -206,6 +213,8 @@ def extract_crops(seqs: list[Sequence], out: str | Path, source: Source = "det",
         raise ValueError(f"source must be 'det' or 'gt', got {source!r}")
     if size < 1 or every < 1:
         raise ValueError(f"size and every must be at least 1, got {size} and {every}")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     if not seqs:
         raise ValueError("no sequences given")
     out = Path(out)
@@ -216,6 +225,7 @@ def extract_crops(seqs: list[Sequence], out: str | Path, source: Source = "det",
         "min_height": float(min_height),
         "min_visibility": float(min_visibility) if source == "gt" else None,
         "every": int(every),
+        **({"fit": fit} if fit != "stretch" else {}),   # caches made before the choice stretched
     }
     fingerprints = [_fingerprint(seq, source) for seq in seqs]
 
@@ -244,7 +254,7 @@ def extract_crops(seqs: list[Sequence], out: str | Path, source: Source = "det",
         "per_sequence": {p.seq.name: len(p.frame) for p in plans},
         "size": int(size),
     }
-    return publish_cache(out, lambda tmp: _write_cache(tmp, plans, size, progress), info)
+    return publish_cache(out, lambda tmp: _write_cache(tmp, plans, size, progress, fit), info)
 
 
 def publish_cache(out: Path, write: Callable[[Path], None], info: dict) -> CropSet:
@@ -345,7 +355,7 @@ def _plan(seq: Sequence, source: str, min_confidence: float, min_height: float,
     return _Plan(seq, frame, tlwh, confidence, gt_id)
 
 
-def _write_cache(folder: Path, plans: list[_Plan], size: int, progress: bool) -> None:
+def _write_cache(folder: Path, plans: list[_Plan], size: int, progress: bool, fit: str = "stretch") -> None:
     """Decode every frame once and write crops.npy and meta.npz into `folder`."""
     from tqdm import tqdm
 
@@ -371,7 +381,7 @@ def _write_cache(folder: Path, plans: list[_Plan], size: int, progress: bool) ->
                                          f"seqinfo.ini says {info.width}x{info.height}")
                     lo, hi = bounds[f - 1], bounds[f]
                     if hi > lo:
-                        crops[offset + lo:offset + hi] = crop_batch(image, plan.tlwh[lo:hi], size)
+                        crops[offset + lo:offset + hi] = crop_batch(image, plan.tlwh[lo:hi], size, fit)
                     bar.update(1)
                 offset += len(plan.frame)
         crops.flush()

@@ -34,6 +34,7 @@ class LearnedDescriptor:
         except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:
             raise InputError(checkpoint, f"the checkpoint's model does not load: {first_line(exc)}") from None
         self.size = self.model.cfg.image_size
+        self.fit = self.model.cfg.crop_fit
         self.dim = self.model.cfg.latent_dim
         self.metric = metric
         self.batch_size = batch_size
@@ -51,7 +52,7 @@ class LearnedDescriptor:
         return out
 
     def embed(self, frame_bgr: np.ndarray, boxes_tlwh: np.ndarray) -> np.ndarray:
-        return self.embed_crops(crop_batch(frame_bgr, boxes_tlwh, self.size))
+        return self.embed_crops(crop_batch(frame_bgr, boxes_tlwh, self.size, self.fit))
 
 
 def factory(kind: str):

@@ -69,7 +69,9 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = OPSET,
         "kind": descriptor.kind,
         "metric": descriptor.metric,
         "crop_size": str(size),
-        "input": f"{INPUT}: uint8 RGB (batch, {size}, {size}, 3), crops cut and resized with INTER_AREA",
+        "crop_fit": descriptor.fit,
+        "input": f"{INPUT}: uint8 RGB (batch, {size}, {size}, 3), crops cut and resized with INTER_AREA"
+                 + (", aspect kept, padded with grey to the square" if descriptor.fit == "pad" else ""),
         "output": f"{OUTPUT}: float32 (batch, {descriptor.dim}), "
                   + ("the posterior mean" if descriptor.kind in VAE_KINDS else "unit-length features"),
         "norm_mean": ",".join(f"{v:.9g}" for v in descriptor._mean.flatten().tolist()),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appearance.crops.patches import crop_batch
+from appearance.crops.patches import FITS, crop_batch
 from tools.io.errors import InputError, first_line
 from tracker.nn_matching import METRICS
 
@@ -43,6 +43,9 @@ class OnnxDescriptor:
         self.metric = meta.get("metric", "cosine")
         if self.metric not in METRICS:
             raise InputError(self.path, f"metadata metric {self.metric!r} is not one of {', '.join(METRICS)}")
+        self.fit = meta.get("crop_fit", "stretch")   # files exported before the choice stretched
+        if self.fit not in FITS:
+            raise InputError(self.path, f"metadata crop_fit {self.fit!r} is not one of {', '.join(FITS)}")
         self.batch_size = batch_size
 
     def _check_input(self) -> tuple[int, str]:
@@ -90,7 +93,7 @@ class OnnxDescriptor:
     def embed(self, frame_bgr: np.ndarray, boxes_tlwh: np.ndarray) -> np.ndarray:
         if len(boxes_tlwh) == 0:
             return np.zeros((0, self.dim), np.float32)
-        return self.embed_crops(crop_batch(frame_bgr, boxes_tlwh, self.size))
+        return self.embed_crops(crop_batch(frame_bgr, boxes_tlwh, self.size, self.fit))
 
 
 def onnx_factory(arg: str | None, batch_size: int = 256, threads: int = 0) -> OnnxDescriptor:

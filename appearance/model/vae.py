@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from appearance.crops.patches import FITS
 from appearance.model.hierarchical_prior import HierarchicalPrior
 from appearance.model.vgg import VGG16Trunk
 
@@ -42,8 +43,13 @@ class VAEConfig:
     architecture: str = "vgg"
     mlp_hidden: tuple[int, ...] = (512, 512)
     mlp_activation: str = "tanh"            # tanh: a smooth decoder, so a smooth metric G(z)
+    # How the training crops' boxes became squares (appearance.crops.patches.FITS): a descriptor
+    # must cut its tracking-time crops the same way.
+    crop_fit: str = "stretch"
 
     def __post_init__(self):
+        if self.crop_fit not in FITS:
+            raise ValueError(f"unknown crop_fit {self.crop_fit!r}; choose one of {', '.join(FITS)}")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"unknown architecture {self.architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.architecture == "mlp":

@@ -292,10 +292,10 @@ def jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(v) for k, v in d.items()}
 
 
-def model_config_for(cfg: TrainConfig, image_size: int) -> VAEConfig:
-    """The preset's networks with the run's overrides; the image size is the crops' size."""
+def model_config_for(cfg: TrainConfig, image_size: int, crop_fit: str = "stretch") -> VAEConfig:
+    """The preset's networks with the run's overrides; image size and fit are the crops'."""
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.model_overrides.items()}
     try:
-        return VAEConfig.preset(cfg.preset, **{**overrides, "image_size": image_size})
+        return VAEConfig.preset(cfg.preset, **{**overrides, "image_size": image_size, "crop_fit": crop_fit})
     except (ValueError, TypeError) as exc:
         raise InputError(None, f"model configuration: {exc}") from None

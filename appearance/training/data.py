@@ -40,6 +40,8 @@ class TrainingData:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    fit: str = "stretch"        # how the crops' boxes became squares (appearance.crops.patches)
+
     @property
     def size(self) -> int:
         return int(self.images.shape[-1])
@@ -58,13 +60,16 @@ def load_training_data(folders: Sequence[str | Path], labels: Labels | None = No
     family reconstructs every crop and learns identities from the labelled ones).
     """
     arrays, keys, counts, summaries, frames = [], [], [], [], []
-    size = None
+    size = fit = None
     for folder in folders:
         cs = CropSet.load(folder)
         if size is not None and cs.size != size:
             raise InputError(folder, f"holds {cs.size}x{cs.size} crops, {folders[0]} holds {size}x{size}: "
                                      f"all crop folders must have one size")
-        size = cs.size
+        if fit is not None and cs.fit != fit:
+            raise InputError(folder, f"holds crops cut with --fit {cs.fit}, {folders[0]} with --fit {fit}: "
+                                     f"all crop folders must be cut one way")
+        size, fit = cs.size, cs.fit
         crops = np.asarray(cs.crops)
         if labels is not None:
             ident, summary = _identities(cs, labels, tracklets, Path(folder))
@@ -100,7 +105,8 @@ def load_training_data(folders: Sequence[str | Path], labels: Labels | None = No
     together = None
     if labels == "tracklet":
         together = torch.from_numpy(co_occurrence(label_index.numpy(), np.concatenate(frames), classes))
-    return TrainingData(images, label_index, classes, [str(f) for f in folders], counts, summaries, together)
+    return TrainingData(images, label_index, classes, [str(f) for f in folders], counts, summaries, together,
+                        fit=fit)
 
 
 def co_occurrence(labels: np.ndarray, frames: np.ndarray, classes: list[str]) -> np.ndarray:

@@ -86,7 +86,7 @@ def train(config: TrainConfig, resume: bool = False) -> TrainResult:
     if ctx.main and cfg.labels == "tracklet" and payload is None:
         for folder, summary in zip(cfg.crops, data.tracklets):
             print(f"tracklets of {folder}: {summary.line()}")
-    model_cfg = model_config_for(cfg, data.size)
+    model_cfg = model_config_for(cfg, data.size, data.fit)
     if payload is not None:
         if payload["data"]["counts"] != data.counts:
             raise InputError(cfg.crops[0], f"the crop folders now hold {data.counts} crops, the run "

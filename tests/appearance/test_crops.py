@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from appearance.crops.cache import CropSet, extract_crops
+from appearance.crops.patches import PAD_VALUE, crop_batch
 from tests.conftest import write_sequence
 from tools import cli
 from tools.io.errors import InputError
@@ -72,6 +73,28 @@ def test_crop_is_rgb_resized_box_content(tmp_path: Path) -> None:
     top = crop[:4].reshape(-1, 3).mean(axis=0)
     assert bottom[2] > 250 and bottom[0] < 5 and bottom[1] < 5   # RGB: blue in the last channel
     assert top[1] > 250 and top[2] > 250 and top[0] < 5
+
+
+def test_pad_keeps_the_aspect_and_fills_the_sides_with_grey(tmp_path: Path) -> None:
+    # a 40x80 (1:2) blue box: stretched it fills the 16x16 square; padded it fills the middle 8
+    # columns at full height, the rest grey, and the cache records how it was cut
+    s = open_seq(write_sequence(tmp_path / "data", length=1, det_rows=["1,-1,100,50,40,80,0.9,-1,-1,-1"]))
+    image = np.zeros((240, 320, 3), np.uint8)
+    image[50:130, 100:140] = (255, 0, 0)
+    cv2.imwrite(str(s.image_dir / "000001.png"), image)
+    os.replace(s.image_dir / "000001.png", s.image_dir / "000001.jpg")
+    stretched = extract_crops([s], tmp_path / "stretch", size=16, progress=False)
+    padded = extract_crops([s], tmp_path / "pad", size=16, progress=False, fit="pad")
+    assert stretched.fit == "stretch" and padded.fit == "pad"
+    assert "fit" not in json.loads((tmp_path / "stretch" / "info.json").read_text())["parameters"]
+    assert (stretched.crops[0, :, :, 2] > 250).all()
+    crop = padded.crops[0]
+    assert (crop[:, 4:12, 2] > 250).all() and (crop[:, 4:12, 0] < 5).all()      # the box, full height
+    assert (crop[:, :4] == PAD_VALUE).all() and (crop[:, 12:] == PAD_VALUE).all()
+    wide = crop_batch(image, np.array([[100.0, 50.0, 80.0, 40.0]]), 16, "pad")[0]   # 2:1: bands above and below
+    assert (wide[:4] == PAD_VALUE).all() and (wide[12:] == PAD_VALUE).all() and not (wide[4:12] == PAD_VALUE).all()
+    with pytest.raises(ValueError, match="fit"):
+        crop_batch(image, np.array([[0.0, 0.0, 10.0, 10.0]]), 16, "squash")
 
 
 def test_boxes_over_the_border_are_clipped(tmp_path: Path) -> None:

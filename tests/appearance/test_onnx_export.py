@@ -24,7 +24,7 @@ from tools.io.sequence import Sequence  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 
 
-def tiny_checkpoint(path: Path) -> Path:
+def tiny_checkpoint(path: Path, crop_fit: str = "stretch") -> Path:
     """A random tiny fmvae whose features differ between crops (the trainer's He init).
 
     PyTorch's default init makes a deep narrow ReLU net's output nearly constant: every crop
@@ -36,7 +36,8 @@ def tiny_checkpoint(path: Path) -> Path:
     from appearance.model.vae import VAE, VAEConfig
 
     torch.manual_seed(0)
-    cfg = VAEConfig(latent_dim=8, width=0.0625, decoder_channels=(8, 8, 4, 4, 4), prior_hidden=(16, 16))
+    cfg = VAEConfig(latent_dim=8, width=0.0625, decoder_channels=(8, 8, 4, 4, 4), prior_hidden=(16, 16),
+                    crop_fit=crop_fit)
     model = VAE(cfg)
     initialise_weights(model)  # features that vary between crops, unlike PyTorch's default init
     save_checkpoint(path, {"kind": "fmvae", "model_config": cfg.to_dict(), "model": model.state_dict(),
@@ -66,6 +67,7 @@ def test_onnx_embeddings_equal_torch_for_any_batch(exported):
     model = onnx.load(str(path))
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["kind"] == "fmvae" and meta["crop_size"] == "64" and "norm_std" in meta
+    assert meta["crop_fit"] == "stretch"
     runtime, reference = OnnxDescriptor(path, batch_size=16), LearnedDescriptor(ckpt)
     inp = runtime.session.get_inputs()[0]
     assert isinstance(inp.shape[0], str) and inp.shape[1:] == [64, 64, 3]  # dynamic batch axis
@@ -76,6 +78,16 @@ def test_onnx_embeddings_equal_torch_for_any_batch(exported):
         assert got.shape == want.shape == (n, 8) and got.dtype == np.float32
         assert np.abs(got - want).max() < 1e-4
     assert want.std(axis=0).min() > 1e-3  # the features do vary between crops
+
+
+def test_a_padded_crop_model_exports_its_crop_fit_and_the_runtime_cuts_that_way(tmp_path):
+    ckpt = tiny_checkpoint(tmp_path / "pad.pt", crop_fit="pad")
+    assert main(["export", "--checkpoint", str(ckpt), "--format", "onnx", "--out", str(tmp_path / "pad.onnx")]) == 0
+    runtime, reference = OnnxDescriptor(tmp_path / "pad.onnx"), LearnedDescriptor(ckpt)
+    assert runtime.fit == reference.fit == "pad"
+    frame = np.random.default_rng(2).integers(0, 256, (180, 320, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 30, 80], [100, 40, 60, 30]], np.float32)
+    assert np.abs(runtime.embed(frame, boxes) - reference.embed(frame, boxes)).max() < 1e-4
 
 
 def test_onnx_descriptor_tracks_like_torch_and_needs_no_torch(exported, synth_root, tmp_path):

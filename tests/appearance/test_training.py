@@ -6,6 +6,7 @@ Everything runs on tiny networks (4-D latents, 1/16-width VGG, 32x32 crops) on o
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import pytest
 import torch
 
 import appearance.training.objective as trainer
+from appearance.crops.patches import crop_batch
 from appearance.model.checkpoint import load_checkpoint
 from appearance.model.kinds import VAE_KINDS
 from appearance.descriptors.learned import LearnedDescriptor
@@ -27,6 +29,7 @@ from appearance.training.config import TrainConfig
 from appearance.training.distributed import parameter_digest
 from appearance.training.loop import train
 from tools.cli import main as cli_main
+from tools.io.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {"latent_dim": 4, "width": 0.0625, "decoder_channels": [8, 8, 8, 8, 8], "prior_hidden": [16]}
@@ -35,7 +38,7 @@ TINY_FLAGS = ["--latent-dim", "4", "--width", "0.0625", "--decoder-channels", "8
 
 
 def make_crop_folder(folder: Path, images: np.ndarray, gt_id: np.ndarray | None = None,
-                     seq: str = "TOY-01") -> Path:
+                     seq: str = "TOY-01", fit: str | None = None) -> Path:
     """A crop cache in the layout of appearance.crops.cache (crops.npy, meta.npz, info.json)."""
     folder.mkdir(parents=True)
     n = len(images)
@@ -44,7 +47,10 @@ def make_crop_folder(folder: Path, images: np.ndarray, gt_id: np.ndarray | None 
              tlwh=np.tile(np.array([[0, 0, 10, 20]], np.float32), (n, 1)),
              confidence=np.ones(n, np.float32),
              gt_id=np.full(n, -1, np.int64) if gt_id is None else gt_id.astype(np.int64))
-    (folder / "info.json").write_text(json.dumps({"version": 1, "source": "det", "count": n, "size": 32}))
+    info = {"version": 1, "source": "det", "count": n, "size": 32}
+    if fit is not None:
+        info["parameters"] = {"fit": fit}
+    (folder / "info.json").write_text(json.dumps(info))
     return folder
 
 
@@ -209,6 +215,24 @@ def test_vhp_vae_checkpoint_embeds_through_the_learned_descriptor(crops, tmp_pat
     boxes = np.array([[10, 10, 30, 60], [80, 20, 25, 70], [150, 100, 30, 40]], np.float32)
     feats = desc.embed(frame, boxes)
     assert feats.shape == (3, 4) and feats.dtype == np.float32 and np.isfinite(feats).all()
+
+
+def test_a_model_trained_on_padded_crops_cuts_its_tracking_crops_the_same_way(tmp_path):
+    images, _ = toy_images(48)
+    padded = make_crop_folder(tmp_path / "pad", images, fit="pad")
+    out = tmp_path / "vhp"
+    train(config(padded, out, model="vhp-vae", steps=2))
+    desc = LearnedDescriptor(out / "checkpoint.pt")
+    assert desc.fit == "pad" and desc.model.cfg.crop_fit == "pad"
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    boxes = np.array([[10, 10, 30, 60], [80, 20, 25, 70]], np.float32)
+    want = desc.embed_crops(crop_batch(frame, boxes, desc.size, "pad"))
+    np.testing.assert_array_equal(desc.embed(frame, boxes), want)
+    assert not np.allclose(desc.embed_crops(crop_batch(frame, boxes, desc.size, "stretch")), want)
+    stretched = make_crop_folder(tmp_path / "stretch", images)
+    with pytest.raises(InputError, match="cut one way"):
+        mixed = config(padded, tmp_path / "mixed", model="vhp-vae", steps=1)
+        train(dataclasses.replace(mixed, crops=[str(padded), str(stretched)]))
 
 
 def test_supervised_training_learns_a_separable_toy_set(tmp_path):

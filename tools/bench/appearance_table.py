@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                          "leave-one-out row uses the first (default: all co-occurring)")
     ap.add_argument("--vae-negatives", choices=("all", "co-occurring"), default="all",
                     help="`track train --tracklet-negatives` of the VAE rows' tracklet term (default: %(default)s)")
+    ap.add_argument("--crop-fit", choices=("stretch", "pad"), default="stretch",
+                    help="`track crops --fit` of every crop set; pad's models get a -pad suffix (default: %(default)s)")
     ap.add_argument("--vae-loo", action="store_true", help="also train the VAE rows leave-one-sequence-out")
     ap.add_argument("--no-centre", action="store_true",
                     help="leave out the rows whose features are centred on each sequence's own mean "
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     variant += "fb-" if args.motion_fallback else ""
     variant += "vae-cooc-" if args.vae_negatives != "all" else ""
     variant += f"{args.steps}steps-" if args.steps != BUDGET else ""
+    variant += f"{args.crop_fit}-" if args.crop_fit != "stretch" else ""
     table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{variant}{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
@@ -187,15 +190,19 @@ def main(argv: list[str] | None = None) -> int:
 
     def sequences(names) -> list:
         return [find_sequence(name, root) for name in names]
+    def crop_dir(source: str, seq: str) -> Path:
+        return crops / f"{source}-{seq}{'' if args.crop_fit == 'stretch' else '-' + args.crop_fit}"
     # 1. crops: detections of each sequence (no labels) and gt identities (supervised, re-id)
     for seq in SEQS:
         for source in ("det", "gt"):
-            out = crops / f"{source}-{seq}"
+            out = crop_dir(source, seq)
             if not (out / "info.json").is_file():
-                run(["crops", "--seq", seq, *common, "--source", source, "--out", str(out)], log,
-                    lambda: _done(cut_crops(sequences([seq]), out, source=source)))
+                fit = ["--fit", args.crop_fit] if args.crop_fit != "stretch" else []
+                run(["crops", "--seq", seq, *common, "--source", source, *fit, "--out", str(out)], log,
+                    lambda: _done(cut_crops(sequences([seq]), out, source=source, fit=args.crop_fit)))
     # 2. models, per seed
-    both = [str(crops / f"det-{s}") for s in SEQS]
+    both = [str(crop_dir("det", s)) for s in SEQS]
+    fit_tag = "" if args.crop_fit == "stretch" else f"-{args.crop_fit}"
     plans: list[tuple[Model, tuple[str, ...], bool]] = []   # (model, sequences it tracks, leave-one-out)
 
     def vae_models(kind: str, base: str, options: dict) -> None:
@@ -203,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.vae_loo and not args.no_loo:
             for held_out in SEQS:
                 other = [s for s in SEQS if s != held_out][0]
-                plans.append((Model(f"{base}-not-{held_out}", kind, [str(crops / f"det-{other}")], options),
+                plans.append((Model(f"{base}-not-{held_out}", kind, [str(crop_dir("det", other))], options),
                               (held_out,), True))
     for w in args.tracklet_weights:
         # every option spelled out: the table's rows do not move with `track train`'s defaults
@@ -212,24 +219,24 @@ def main(argv: list[str] | None = None) -> int:
         if w != 0 and args.vae_negatives != "all":
             tag = f"{tag}-cooc"
         if "vhp-vae" in args.kinds:
-            vae_models("vhp-vae", f"vhp-vae{tag}", extra)
+            vae_models("vhp-vae", f"vhp-vae{tag}{fit_tag}", extra)
         if "fmvae" in args.kinds:
             for eta in args.etas:
-                vae_models("fmvae", f"fmvae-eta{eta:g}{tag}", {"eta": eta, **extra})
+                vae_models("fmvae", f"fmvae-eta{eta:g}{tag}{fit_tag}", {"eta": eta, **extra})
     def negatives(choice: str) -> tuple[str, dict]:
         return ("" if choice == "all" else "-cooc", {"tracklet_negatives": choice})
     if "tracklet" in args.kinds:
         for choice in args.tracklet_negatives:
             tag, extra = negatives(choice)
-            plans.append((Model(f"tracklet{tag}", "tracklet", both, extra), SEQS, False))
+            plans.append((Model(f"tracklet{tag}{fit_tag}", "tracklet", both, extra), SEQS, False))
     for held_out in () if args.no_loo else SEQS:
         other = [s for s in SEQS if s != held_out][0]
         if "tracklet" in args.kinds:
             tag, extra = negatives(args.tracklet_negatives[0])
-            plans.append((Model(f"tracklet{tag}-not-{held_out}", "tracklet", [str(crops / f"det-{other}")], extra),
+            plans.append((Model(f"tracklet{tag}{fit_tag}-not-{held_out}", "tracklet", [str(crop_dir("det", other))], extra),
                           (held_out,), True))
         if "supervised" in args.kinds:
-            plans.append((Model(f"supervised-not-{held_out}", "supervised", [str(crops / f"gt-{other}")]),
+            plans.append((Model(f"supervised{fit_tag}-not-{held_out}", "supervised", [str(crop_dir("gt", other))]),
                           (held_out,), True))
 
     def seed_dir(seed: int) -> str:
@@ -378,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     gt_root = root / "train" if (root / "train").is_dir() else root
     if not (oracle / f"{SEQS[0]}.npy").is_file():
         write_oracle_detections(sequences(SEQS), oracle)
-    gt_crops = {s: CropSet.load(crops / f"gt-{s}") for s in SEQS}
+    gt_crops = {s: CropSet.load(crop_dir("gt", s)) for s in SEQS}
     per_seed: dict[str, list[dict]] = {}
     for row in rows:
         for seed in (args.seeds if row.seeded else [None]):
@@ -458,6 +465,8 @@ def _reid(specs: list[tuple[str, tuple[str, ...]]], gt_crops: dict, metric: str)
         desc = create(spec)
         for s in seqs:
             cs = gt_crops[s]
+            if getattr(desc, "fit", cs.fit) != cs.fit:
+                raise ValueError(f"{spec} cuts --fit {desc.fit} crops; the gt crops of {s} are --fit {cs.fit}")
             r = evaluate_reid(embed_crops(desc, np.array(cs.crops)), cs.gt_id, cs.frame, None, metric)
             aps.append(r.per_query_ap)
             firsts.append(np.full(r.queries, r.rank1))

@@ -33,6 +33,10 @@ def register(subparsers) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--size", type=int, default=64,
                      help="crop side in pixels; boxes are resized with INTER_AREA (default: %(default)s)")
+    out.add_argument("--fit", choices=("stretch", "pad"), default="stretch",
+                     help="stretch: resize the box to the square (a person is widened); pad: keep its "
+                          "aspect, the height filling the square, grey beside it. A model trained on "
+                          "these crops cuts its tracking crops the same way (default: %(default)s)")
     out.add_argument("--out", type=Path,
                      help="cache folder (default: data/crops/SOURCE-SEQUENCES, or SOURCE-all with --all)")
     out.add_argument("--force", action="store_true",
@@ -49,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else default_crops_folder(args.source, seqs, args.all, args.split)
     cut_crops(seqs, out, source=args.source, min_confidence=args.min_confidence, min_height=args.min_height,
               min_visibility=args.min_visibility, every=args.every, size=args.size, force=args.force,
-              progress=not args.quiet)
+              progress=not args.quiet, fit=args.fit)
     return 0

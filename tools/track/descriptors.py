@@ -40,7 +40,7 @@ def check_crop_settings(source: str = "det", size: int = 64, min_visibility: flo
 
 def cut_crops(seqs: list[Sequence], out: str | Path, *, source: str = "det", min_confidence: float = 0.5,
               min_height: float = 0.0, min_visibility: float = 0.0, every: int = 1, size: int = 64,
-              force: bool = False, progress: bool = True):
+              force: bool = False, progress: bool = True, fit: str = "stretch"):
     """Cut the sequences' boxes into the crop cache `out` (reused when its settings and inputs are
     unchanged, unless force); print the counts per sequence. Returns the CropSet."""
     from appearance.crops.cache import extract_crops
@@ -48,10 +48,10 @@ def cut_crops(seqs: list[Sequence], out: str | Path, *, source: str = "det", min
     check_crop_settings(source, size, min_visibility, every)
     crops = extract_crops(seqs, out, source=source, min_confidence=min_confidence, size=size,
                           min_height=min_height, min_visibility=min_visibility, every=every,
-                          progress=progress, force=force)
+                          progress=progress, force=force, fit=fit)
     counts = {**dict.fromkeys((s.name for s in seqs), 0), **crops.counts()}
     with_id = {name: int((crops.gt_id[crops.seq == name] >= 0).sum()) for name in counts}
-    print(f"{len(crops)} {source} crops, {crops.size}x{crops.size} RGB, "
+    print(f"{len(crops)} {source} crops, {crops.size}x{crops.size} RGB{', aspect kept' if fit == 'pad' else ''}, "
           f"from {len(counts)} sequence{'s' if len(counts) != 1 else ''}")
     width = max(len(n) for n in counts)
     for name, count in counts.items():
