@@ -37,10 +37,10 @@ class TrainingData:
     # overlapping times (the diagonal included); they are certainly different people
     co_occurring: torch.Tensor | None = None
 
+    fit: str = "stretch"        # how the crops' boxes became squares (appearance.crops.patches)
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-    fit: str = "stretch"        # how the crops' boxes became squares (appearance.crops.patches)
 
     @property
     def size(self) -> int:
