@@ -117,9 +117,10 @@ def default_label(payload: dict) -> str:
     return str(payload["kind"])
 
 
-def load_crops(folders: list[str | Path], max_crops: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Up to max_crops crops drawn at random (seeded) from the caches, and pendulum angles if
-    every cache has them."""
+def load_crops(folders: list[str | Path], max_crops: int, seed: int
+               ) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Up to max_crops crops drawn at random (seeded) from the caches, pendulum angles if every
+    cache has them, and how the caches' boxes became squares (`track crops --fit`)."""
     from appearance.crops.cache import CropSet
     from appearance.geometry.pendulum import angles_of
 
@@ -127,6 +128,10 @@ def load_crops(folders: list[str | Path], max_crops: int, seed: int) -> tuple[np
     sizes = {cs.size for cs in sets}
     if len(sizes) > 1:
         raise InputError(folders[1], f"crop caches of different sizes ({sorted(sizes)}): give caches of one size")
+    fits = {cs.fit for cs in sets}
+    if len(fits) > 1:
+        raise InputError(folders[1], f"crop caches cut different ways (--fit {', '.join(sorted(fits))}): "
+                                     f"give caches cut one way")
     total = sum(len(cs) for cs in sets)
     if total < 2:
         raise InputError(folders[0], f"{total} crop(s): the geometry report needs at least 2")
@@ -141,7 +146,7 @@ def load_crops(folders: list[str | Path], max_crops: int, seed: int) -> tuple[np
         if all_angles[s] is not None:
             angles.append(all_angles[s][local])
     colour = np.concatenate(angles) if len(angles) == len(sets) else None
-    return np.concatenate(crops), colour
+    return np.concatenate(crops), colour, fits.pop()
 
 
 @torch.no_grad()
@@ -162,7 +167,7 @@ def _distinct_pairs(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
 
 
 def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None, opts: GeometryOptions,
-            label: str | None = None) -> ModelGeometry:
+            label: str | None = None, fit: str = "stretch") -> ModelGeometry:
     """The report of one checkpoint; see the module docstring."""
     from tqdm import tqdm
 
@@ -171,6 +176,9 @@ def analyse(checkpoint: str | Path, crops: np.ndarray, colour: np.ndarray | None
     if crops.shape[1] != cfg.image_size:
         raise InputError(checkpoint, f"the model takes {cfg.image_size}x{cfg.image_size} images, the "
                                      f"crops are {crops.shape[1]}x{crops.shape[1]}")
+    if cfg.crop_fit != fit:
+        raise InputError(checkpoint, f"the model was trained on --fit {cfg.crop_fit} crops, these are "
+                                     f"--fit {fit}: cut the crops as it was trained")
     label = label or default_label(payload)
     d = cfg.latent_dim
     rng = np.random.default_rng(opts.seed)

@@ -47,10 +47,10 @@ def study_geometry(checkpoints: list[Path], crop_folders: list[Path], out: Path,
     for ckpt in checkpoints:
         if not Path(ckpt).is_file():
             raise InputError(ckpt, "checkpoint not found")
-    crops, colour = load_crops(crop_folders, opts.max_crops, opts.seed)
+    crops, colour, fit = load_crops(crop_folders, opts.max_crops, opts.seed)
 
     start = time.perf_counter()
-    models = [analyse(ckpt, crops, colour, opts, labels[i] if labels else None)
+    models = [analyse(ckpt, crops, colour, opts, labels[i] if labels else None, fit)
               for i, ckpt in enumerate(checkpoints)]
     names = [m.label for m in models]
     if len(set(names)) < len(names):  # two runs of one kind and eta: tell them by their run folder

@@ -134,13 +134,15 @@ def _identities(cs: CropSet, labels: str, params: TrackletParams, folder: Path,
         raise InputError(folder, f"holds {cs.source} crops: tracklet labels come from detection crops "
                                  f"(`track crops --source det`); gt crops carry human labels (a VAE "
                                  f"trains on them with --tracklet-weight 0, the paper's objective)")
+    # crops cut from every K-th frame (1, 1 + K, ...): the linker counts cut frames, so that a
+    # gap of one is the next cut frame and --max-gap is in cut frames
     every = int((cs.info.get("parameters") or {}).get("every", 1))
-    step = TrackletParams(**{**params.to_dict(), "max_gap": params.max_gap * every})
+    cut_frame = (np.asarray(cs.frame).astype(np.int64) - 1) // every
     ident = np.full(len(cs), -1, np.int64)
     seq = np.asarray(cs.seq)
     for name in dict.fromkeys(seq.tolist()):       # sequences in cache order
         rows = np.flatnonzero(seq == name)
-        ident[rows] = tracklet_ids(np.asarray(cs.frame)[rows], np.asarray(cs.tlwh)[rows], step)
+        ident[rows] = tracklet_ids(cut_frame[rows], np.asarray(cs.tlwh)[rows], params)
     # tracklet ids restart in every sequence; the summary scores them against gt where it exists
     gt = np.asarray(cs.gt_id)
     scored = gt if (gt >= 0).any() else None

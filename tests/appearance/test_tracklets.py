@@ -69,6 +69,20 @@ def test_ends_left_open_by_a_crossing_do_not_block_the_links_after_it():
     assert three.labelled >= one.labelled and three.tracklets <= one.tracklets
 
 
+def test_the_end_seen_last_frame_links_before_an_older_end():
+    # A stands at x=0 in frames 1-5. In frame 6 two boxes overlap A's end (B at x=2, C at x=-10),
+    # so neither links and both start tracklets. In frame 7 box D (x=4) overlaps B's end (gap 1,
+    # IoU 0.82) and A's older end (gap 2, IoU 0.67): B, the end seen a frame ago, takes it. Taken
+    # oldest first, A would; taken together, the two ends would be rivals and D would link to none.
+    a = walk(0, 0, range(1, 6))
+    frame = np.r_[a[0], 6, 6, 7]
+    tlwh = np.vstack([a[1], [[2, 50, 20, 50], [-10, 50, 20, 50], [4, 50, 20, 50]]])
+    label = tracklet_ids(frame, tlwh, TrackletParams(min_length=1, max_gap=3))
+    b, c, d = label[5], label[6], label[7]
+    assert len({label[0], b, c}) == 3          # frame 6 links to nothing
+    assert d == b
+
+
 def test_a_crossing_drops_the_ambiguous_links_so_no_tracklet_holds_two_people():
     # two people cross at frame ~11: near the crossing a second box overlaps each end
     a = walk(0, 4, range(1, 23))

@@ -559,3 +559,29 @@ def test_vae_default_recipe_takes_the_tracklet_term_on_detection_crops_only(tmp_
         assert (cfg.tracklet_weight, cfg.tracklet_negatives) == (weight, negatives)
         explicit = TrainConfig(model=kind, crops=[str(folder)], out=str(tmp_path / "o"), tracklet_weight=0.0)
         assert explicit.resolved().tracklet_weight == 0.0      # the paper's objective, whatever the crops
+
+
+def test_crops_cut_from_every_kth_frame_link_as_consecutive_frames(tmp_path):
+    """With `track crops --every 2` the cut frames are 1, 3, 5, ...: the linker must see them as
+    neighbours (gap 1), so its labels equal those of the same boxes on frames 1, 2, 3, ... (a gap
+    of 2 would move each box on by its velocity first)."""
+    from appearance.crops.cache import CropSet
+    from appearance.crops.tracklets import TrackletParams, tracklet_ids
+    from appearance.training.data import _identities
+
+    rng = np.random.default_rng(4)
+    steps, people = 30, 4
+    index = np.repeat(np.arange(steps), people)
+    x = 60.0 * np.tile(np.arange(people), steps) + np.cumsum(rng.normal(3, 4, (steps, people)), 0).ravel()
+    tlwh = np.stack([x, rng.normal(0, 2, len(x)), np.full(len(x), 30.0), np.full(len(x), 70.0)], 1)
+    folder = make_crop_folder(tmp_path / "every2", np.zeros((len(x), 32, 32, 3), np.uint8))
+    meta = dict(np.load(folder / "meta.npz"))
+    np.savez(folder / "meta.npz", **{**meta, "frame": (1 + 2 * index).astype(np.int32),
+                                     "tlwh": tlwh.astype(np.float32)})
+    info = json.loads((folder / "info.json").read_text())
+    (folder / "info.json").write_text(json.dumps({**info, "parameters": {"every": 2}}))
+    params = TrackletParams(min_length=2)
+    ident, _ = _identities(CropSet.load(folder), "tracklet", params, folder)
+    want = tracklet_ids(index, tlwh.astype(np.float32), params)
+    np.testing.assert_array_equal(ident, want)
+    assert len(set(want[want >= 0])) >= people     # the scene links into tracklets at all

@@ -107,7 +107,7 @@ def test_train_latent_dim_2_and_geometry_report(checkpoints, pendulum, tmp_path,
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 300_000
 
 
-@pytest.mark.parametrize("case", ["missing", "supervised", "size", "labels", "samples", "crops"])
+@pytest.mark.parametrize("case", ["missing", "supervised", "size", "labels", "samples", "crops", "fit"])
 def test_geometry_bad_input_is_one_line_and_exit_2(case, checkpoints, pendulum, tmp_path, capsys):
     ckpt, crops, extra = str(checkpoints[0]), str(pendulum), []
     if case == "missing":
@@ -126,12 +126,17 @@ def test_geometry_bad_input_is_one_line_and_exit_2(case, checkpoints, pendulum, 
         extra = ["--samples", "1"]
     elif case == "crops":
         crops = str(tmp_path / "no-such-cache")
+    elif case == "fit":   # a model trained on padded crops, measured on stretched ones
+        p = load_checkpoint(checkpoints[0])
+        p["model_config"] = {**p["model_config"], "crop_fit": "pad"}
+        ckpt = str(tmp_path / "pad.pt")
+        save_checkpoint(ckpt, {k: v for k, v in p.items() if k != "format"})
     code = cli_main(["geometry", "--checkpoint", ckpt, "--crops", crops, "--out", str(tmp_path / "o"),
                      *FAST, *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("track: error:"), err
     expect = {"missing": "checkpoint not found", "supervised": "no decoder", "size": "16x16",
-              "labels": "--label", "samples": "--samples", "crops": "no crop cache"}[case]
+              "labels": "--label", "samples": "--samples", "crops": "no crop cache", "fit": "--fit pad"}[case]
     assert expect in err[0]
 
 

@@ -134,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         if desc is None:
             print(f"{spec:<34} skipped: no features")
             continue
+        if getattr(desc, "fit", "stretch") != "stretch":   # the gt crops here are stretched
+            print(f"{spec:<34} skipped: trained on --fit {desc.fit} crops (score it with "
+                  f"tools.bench.appearance_table --crop-fit {desc.fit})")
+            continue
         t0 = time.perf_counter()
         feats = embed_crops(desc, crops)
         rate = len(crops) / max(time.perf_counter() - t0, 1e-9)

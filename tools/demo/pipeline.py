@@ -287,6 +287,7 @@ def run_demo(s: DemoSettings) -> DemoResult:
     model_names = tuple(MODEL_LABELS)
     calib_rows: list[dict] = []
     if learned:
+        from appearance.model.kinds import VAE_KINDS
         from appearance.training.config import KIND_DEFAULTS
 
         def cut() -> None:
@@ -324,9 +325,10 @@ def run_demo(s: DemoSettings) -> DemoResult:
                     argv.append("--resume")
                 p.track(stage, argv, lambda: train_descriptor(out, changes, resume=resume))
 
-            # the kind's default recipe is part of the key: a demo trained before it changed retrains
-            stages.append(Stage(f"train {m}", {"steps": s.steps, "batch": s.batch_size, "seed": s.seed,
-                                               "recipe": KIND_DEFAULTS.get(m, {})},
+            key = {"steps": s.steps, "batch": s.batch_size, "seed": s.seed}
+            if m in VAE_KINDS:   # their default recipe changed: a demo trained before it retrains them
+                key["recipe"] = KIND_DEFAULTS[m]
+            stages.append(Stage(f"train {m}", key,
                                 [out / "checkpoint.pt", out / "log.csv"], train, deps=["cut detection crops"],
                                 clean=[out]))
         for m in model_names:
