@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracklet-negatives", nargs="+", choices=("all", "co-occurring"), default=["all", "co-occurring"],
                     help="`track train --tracklet-negatives` of the tracklet-classifier rows, one row each; the "
                          "leave-one-out row uses the first (default: all co-occurring)")
+    ap.add_argument("--min-tracklet", type=int, metavar="N",
+                    help="`track train --min-tracklet` of the tracklet-classifier rows (default: train's, 8)")
     ap.add_argument("--vae-negatives", choices=("all", "co-occurring"), default="all",
                     help="`track train --tracklet-negatives` of the VAE rows' tracklet term (default: %(default)s)")
     ap.add_argument("--crop-fit", choices=("stretch", "pad"), default="stretch",
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     variant += "vae-cooc-" if args.vae_negatives != "all" else ""
     variant += f"{args.steps}steps-" if args.steps != BUDGET else ""
     variant += f"{args.crop_fit}-" if args.crop_fit != "stretch" else ""
+    variant += f"min{args.min_tracklet}-" if args.min_tracklet is not None else ""
     table_tag = f"{variant}{args.metric}" if args.tracker == "deepsort" else f"{args.tracker}-{variant}{args.metric}"
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
@@ -224,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
             for eta in args.etas:
                 vae_models("fmvae", f"fmvae-eta{eta:g}{tag}{fit_tag}", {"eta": eta, **extra})
     def negatives(choice: str) -> tuple[str, dict]:
-        return ("" if choice == "all" else "-cooc", {"tracklet_negatives": choice})
+        tag = "" if choice == "all" else "-cooc"
+        if args.min_tracklet is not None:   # the linker's length rule, a lever of the classifier rows
+            return f"{tag}-min{args.min_tracklet}", {"tracklet_negatives": choice, "min_tracklet": args.min_tracklet}
+        return tag, {"tracklet_negatives": choice}
     if "tracklet" in args.kinds:
         for choice in args.tracklet_negatives:
             tag, extra = negatives(choice)
@@ -369,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             label += f" + tracklets (weight {m0.options['tracklet_weight']:g})"
         if m0.options.get("tracklet_negatives"):
             label += f", {m0.options['tracklet_negatives']} negatives"
+        if m0.options.get("min_tracklet"):
+            label += f", tracklets of {m0.options['min_tracklet']}+ crops"
         if key.endswith("(leave-one-out)"):
             label += " (leave-one-out)"
 
