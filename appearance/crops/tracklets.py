@@ -58,10 +58,11 @@ def tracklet_ids(frame: np.ndarray, tlwh: np.ndarray, params: TrackletParams = T
         open_ = f - frame[last] <= params.max_gap
         last, before = last[open_], before[open_]
         linked = np.zeros(len(cur), bool)
+        gaps = f - frame[last]
         # the most recent ends first, as DeepSORT's cascade does: a box seen a frame ago claims
         # its continuation before an older end (a person after a missed detection) may
-        for gap in np.unique(f - frame[last]):
-            ends_at = np.flatnonzero(f - frame[last] == gap)
+        for gap in np.unique(gaps):
+            ends_at = np.flatnonzero(gaps == gap)
             free = np.flatnonzero(~linked)
             if not len(free):
                 break
@@ -71,10 +72,10 @@ def tracklet_ids(frame: np.ndarray, tlwh: np.ndarray, params: TrackletParams = T
             own = close[r, c]  # the matched pair itself, when it is that close
             rivals = (close.sum(axis=1)[r] - own) + (close.sum(axis=0)[c] - own)
             ok = (iou[r, c] >= params.link_iou) & (rivals == 0)
-            label[cur[free[c[ok]]]] = label[last[ends_at[r[ok]]]]
-            linked[free[c[ok]]] = True
-            before[ends_at[r[ok]]] = last[ends_at[r[ok]]]
-            last[ends_at[r[ok]]] = cur[free[c[ok]]]
+            took, boxes = ends_at[r[ok]], free[c[ok]]   # the linked ends and the boxes they took
+            label[cur[boxes]] = label[last[took]]
+            linked[boxes] = True
+            before[took], last[took] = last[took], cur[boxes]
         fresh = cur[~linked]
         label[fresh] = np.arange(n_labels, n_labels + len(fresh))
         n_labels += len(fresh)

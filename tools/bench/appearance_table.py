@@ -193,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def sequences(names) -> list:
         return [find_sequence(name, root) for name in names]
+    fit_tag = "" if args.crop_fit == "stretch" else f"-{args.crop_fit}"   # crop and model folders
+
     def crop_dir(source: str, seq: str) -> Path:
-        return crops / f"{source}-{seq}{'' if args.crop_fit == 'stretch' else '-' + args.crop_fit}"
+        return crops / f"{source}-{seq}{fit_tag}"
     # 1. crops: detections of each sequence (no labels) and gt identities (supervised, re-id)
     for seq in SEQS:
         for source in ("det", "gt"):
@@ -205,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
                     lambda: _done(cut_crops(sequences([seq]), out, source=source, fit=args.crop_fit)))
     # 2. models, per seed
     both = [str(crop_dir("det", s)) for s in SEQS]
-    fit_tag = "" if args.crop_fit == "stretch" else f"-{args.crop_fit}"
     plans: list[tuple[Model, tuple[str, ...], bool]] = []   # (model, sequences it tracks, leave-one-out)
 
     def vae_models(kind: str, base: str, options: dict) -> None:
