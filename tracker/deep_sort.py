@@ -19,6 +19,7 @@ from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_mat
 from tracker.nn_matching import Gallery
 
 TENTATIVE, CONFIRMED, DELETED = 1, 2, 3
+MATCHINGS = ("cascade", "global")  # DeepSortParams.matching
 
 
 @dataclass
@@ -46,6 +47,11 @@ class DeepSortParams:
     # pairs it accepts first, and what it rejects is matched as motion-only DeepSORT would. False
     # (the reference): a rejected pair waits for the IoU stage, open only to tracks missed one frame.
     motion_fallback: bool = False
+    # How the appearance stage assigns: "cascade" (the reference) matches tracks level by level,
+    # the most recently seen first, so a neighbour seen last frame claims a returning person's box
+    # before the person's own track, lost for two frames, is asked; "global" (StrongSORT's vanilla
+    # matching) solves one assignment over every confirmed track, so the nearest feature wins.
+    matching: str = "cascade"
 
 
 class DeepSort:
@@ -135,8 +141,11 @@ class DeepSort:
                 threshold = lam * p.gating_threshold + (1 - lam) * p.max_distance
             else:
                 cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
-            matches_a, unmatched_a, unmatched_dets = matching_cascade(
-                cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)
+            if p.matching == "global":
+                matches_a, unmatched_a, unmatched_dets = min_cost_matching(cost, threshold, confirmed, all_dets)
+            else:
+                matches_a, unmatched_a, unmatched_dets = matching_cascade(
+                    cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)
             if p.motion_fallback and dets.feature is not None and len(unmatched_a) and len(unmatched_dets):
                 cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, 0.0)
                 found, unmatched_a, unmatched_dets = matching_cascade(

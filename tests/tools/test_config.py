@@ -99,6 +99,7 @@ def _load_text(text: str) -> dict:
     ('tracker = "sorted"\n', 1, "must be one of sort, deepsort"),
     ('[deepsort]\nmetric = "l1"\n', 2, "must be one of cosine, euclidean"),
     ('[deepsort]\n\nn_init = 0\n', 3, "[deepsort] n_init: must be at least 1"),
+    ('[deepsort]\nmatching = "greedy"\n', 2, "[deepsort] matching: must be one of cascade, global"),
     ('[deepsort]\nnn_budget = 0\n', 2, "at least 1, or \"none\""),
     ('[deepsort]\nmax_distance = nan\n', 2, "finite number"),
     ('[filter]\nmin_height = true\n', 2, "expected a number, got boolean"),
@@ -231,3 +232,10 @@ def test_motion_fallback_switch_is_off_unless_given_and_round_trips_through_conf
     assert config_argv({"motion_fallback": False}) == ["--no-motion-fallback"]
     assert cfg_of(["--config", str(path), "--no-motion-fallback"]).deepsort.motion_fallback is False
     assert cfg_of(config_argv({"motion_fallback": True})).deepsort.motion_fallback is True
+
+
+def test_matching_flag_reaches_deepsort_and_round_trips_through_a_config_file(tmp_path):
+    assert cfg_of([]).deepsort.matching == "cascade"           # the reference
+    cfg = cfg_of(["--matching", "global"])
+    assert cfg.deepsort.matching == "global"
+    assert resolve(load_config(write(tmp_path, to_toml(cfg)))) == cfg

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import write_sequence
 from tools.cli import main
-from tools.eval.switches import Matching, disagreements, id_switches, match_sequence, pick_spread
+from tools.eval.switches import Matching, disagreements, id_switches, match_sequence, pick_spread, switch_causes
 
 LENGTH = 12
 
@@ -72,6 +72,55 @@ def test_consider_flag_zero_is_not_scored():
 def test_empty_inputs():
     assert id_switches(np.zeros((0, 9)), np.zeros((0, 10))) == []
     assert match_sequence(_gt_array(), np.zeros((0, 10))).covered == {}
+
+
+def _causes(lines: list[str]) -> list[tuple[int, int, int, str, str]]:
+    rows = _as_array("\n".join(lines))
+    return [(s.frame, s.old_id, s.new_id, old, new)
+            for s, old, new in switch_causes(match_sequence(_gt_array(), rows), rows)]
+
+
+def _on(person: int, f: int, tid: int) -> str:
+    x, y = (20 + 8 * f + 1, 41) if person == 1 else (221, 50)
+    return f"{f},{tid},{x},{y},30,60,1,-1,-1,-1"
+
+
+def test_switch_causes_a_fragment_is_ended_and_born():
+    lines = [_on(1, f, 1 if f < 7 else 3) for f in range(1, LENGTH + 1)]
+    assert _causes(lines) == [(7, 1, 3, "ended", "born")]
+
+
+def test_switch_causes_a_lost_track_and_its_stand_in():
+    """Track 1 loses person 1 for frames 6-8, a new track 3 covers them, then 1 takes them back."""
+    lines = [_on(1, f, 3 if f in (6, 7, 8) else 1) for f in range(1, LENGTH + 1)]
+    assert _causes(lines) == [(6, 1, 3, "coasting", "born"), (9, 3, 1, "ended", "return")]
+
+
+def test_switch_causes_two_tracks_trading_people():
+    lines = [_on(p, f, p if f < 7 else 3 - p) for f in range(1, LENGTH + 1) for p in (1, 2)]
+    assert sorted(_causes(lines)) == [(7, 1, 2, "present", "taken"), (7, 2, 1, "present", "taken")]
+
+
+def test_switch_causes_a_track_that_covered_nobody_is_idle():
+    lines = [_on(1, f, 1) for f in range(1, 7)] + [_on(1, f, 5) for f in range(7, LENGTH + 1)]
+    lines += [f"{f},5,600,300,30,60,1,-1,-1,-1" for f in range(1, 7)]   # on no one before
+    assert _causes(lines) == [(7, 1, 5, "ended", "idle")]
+
+
+def test_switch_kinds_bench_sums_causes_to_trackeval_ids(synth_runs, capsys):
+    from tools.bench import switch_kinds
+
+    root, res = synth_runs
+    runs = f"{res / 'sort'},{res / 'motion' / 'data'}"
+    assert switch_kinds.main([f"both={runs}", "--gt-root", str(root / "train"),
+                              "--seqs", "SYNTH-01", "SYNTH-02"]) == 0
+    cells = capsys.readouterr().out.strip().splitlines()[-1].split(" | ")
+    ids = [json.loads((res / e / "summary.json").read_text())["COMBINED"]["IDs"] for e in ("sort", "motion")]
+    assert sum(ids) > 0 and float(cells[2]) == pytest.approx(sum(ids) / 2)
+    olds, news = [float(c) for c in cells[3:6]], [float(c) for c in cells[6:10]]
+    assert sum(olds) == pytest.approx(float(cells[2])) == pytest.approx(sum(news))
+    assert switch_kinds.main([f"x={res / 'sort'}", "--gt-root", str(root / "train"), "--seqs", "NOPE"]) == 2
+    assert "NOPE" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -405,3 +405,31 @@ def test_motion_fallback_stays_inside_the_mahalanobis_gate():
             t.update(Detections.empty())
         t.update(frame([box(9, x0=400.0)], [b]))
         assert [i for i, _ in t.update(frame([box(10, x0=400.0)], [b]))] == [2]
+
+
+def _neighbour_claims(**params):
+    """Two people side by side (features close but not equal); A is hidden 2 frames, then A's box
+    returns while B's is missed. Returns the id that takes A's returning box."""
+    a = np.array([1.0, 0.3, 0.0]) / np.hypot(1.0, 0.3)
+    b = np.array([1.0, 0.0, 0.3]) / np.hypot(1.0, 0.3)   # cosine distance to a: about 0.08
+    left, right = [100.0, 50.0, 40.0, 100.0], [110.0, 50.0, 40.0, 100.0]
+    t = DeepSort(n_init=2, max_age=10, max_distance=0.2, **params)
+    for _ in range(6):
+        ids = [i for i, _ in t.update(frame([left, right], [a, b]))]
+    id_a, id_b = ids
+    for _ in range(2):
+        t.update(frame([right], [b]))
+    (taken,) = [i for i, bx in t.update(frame([left], [a])) if bx[0] < 105]
+    return taken, id_a, id_b
+
+
+def test_global_matching_lets_the_nearest_feature_win_over_the_most_recent_track():
+    taken, id_a, id_b = _neighbour_claims()
+    assert taken == id_b                       # the cascade asks B first (seen last frame)
+    taken, id_a, id_b = _neighbour_claims(matching="global")
+    assert taken == id_a                       # one assignment: A's own feature is nearest
+
+
+def test_global_matching_changes_nothing_when_every_track_was_seen_last_frame():
+    id_of, x_of = _crossing_run()
+    assert _crossing_run(matching="global") == (id_of, x_of)

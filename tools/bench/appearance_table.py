@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--motion-fallback", action="store_true",
                     help="deepsort: match what the appearance cascade leaves on motion alone "
                          "(`track run --motion-fallback`; default: off, the reference)")
+    ap.add_argument("--matching", choices=("cascade", "global"), default="cascade",
+                    help="deepsort: how the appearance stage assigns (`track run --matching`; default: "
+                         "%(default)s, the reference)")
     ap.add_argument("--no-loo", action="store_true", help="leave out the leave-one-sequence-out rows")
     ap.add_argument("--out", default=None, help="Markdown table file (default: WORK/table-METRIC.md)")
     args = ap.parse_args(argv)
@@ -167,10 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--ema-alpha must lie between 0 and 1")
     if args.n_init is not None and args.n_init < 1:
         ap.error("--n-init must be at least 1")
-    if (args.ema_alpha is not None or args.n_init is not None or args.motion_fallback) and args.tracker != "deepsort":
-        ap.error("--ema-alpha, --n-init and --motion-fallback are DeepSORT row options")
+    deepsort_only = args.ema_alpha is not None or args.n_init is not None or args.motion_fallback
+    if (deepsort_only or args.matching != "cascade") and args.tracker != "deepsort":
+        ap.error("--ema-alpha, --n-init, --motion-fallback and --matching are DeepSORT row options")
     variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)
     variant += "fb-" if args.motion_fallback else ""
+    variant += "global-" if args.matching != "cascade" else ""
     variant += "vae-cooc-" if args.vae_negatives != "all" else ""
     variant += f"{args.steps}steps-" if args.steps != BUDGET else ""
     variant += f"{args.crop_fit}-" if args.crop_fit != "stretch" else ""
@@ -183,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     changed = [f"EMA {args.ema_alpha:g}"] if args.ema_alpha is not None else []
     changed += [f"n_init {args.n_init}"] if args.n_init is not None else []
     changed += ["motion fallback"] if args.motion_fallback else []
+    changed += [f"{args.matching} matching"] if args.matching != "cascade" else []
     row_flags.update({k: v for k, v in (("ema_alpha", args.ema_alpha), ("n_init", args.n_init)) if v is not None})
     row_flags.update({"motion_fallback": True} if args.motion_fallback else {})
+    row_flags.update({"matching": args.matching} if args.matching != "cascade" else {})
     if changed:
         title = f"DeepSORT ({', '.join(changed)})"
     motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"

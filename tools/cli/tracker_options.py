@@ -9,6 +9,7 @@ from pathlib import Path
 from tools.track.run_config import DEFAULT_MAX_DISTANCE, FLAGS, NONE, load_config, resolve
 from tools.track.runner import CAMERA_MOTIONS, TRACKERS, RunConfig
 from tracker import ByteTrackParams, DeepSortParams, DetectionFilter, OcSortParams, SortParams
+from tracker.deep_sort import MATCHINGS
 from tracker.nn_matching import METRICS
 
 
@@ -75,6 +76,9 @@ def add_config_arguments(parser: argparse.ArgumentParser, group_title: str = "tr
                      help="DeepSORT: match what the appearance cascade left by a motion-only cascade "
                           "(Mahalanobis gate alone), so a rejected appearance pair costs no more than "
                           "motion-only tracking (default: off, the reference)")
+    how.add_argument("--matching", choices=MATCHINGS,
+                     help="DeepSORT appearance stage: cascade (most recently seen tracks first, the reference) or "
+                          f"global (one assignment over all confirmed tracks, StrongSORT; default: {d.matching})")
     how.add_argument("--ema-alpha", type=_float_or_none, metavar="ALPHA",
                      help="track feature as an EMA, ALPHA x old + (1 - ALPHA) x new: DeepSORT keeps it in place of "
                           f"the gallery (StrongSORT, 0.9; default: {NONE}, the gallery); ByteTrack and "

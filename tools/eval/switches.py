@@ -125,6 +125,54 @@ def id_switches(gt: np.ndarray, results: np.ndarray, benchmark: str = "MOT15") -
     return match_sequence(gt, results, benchmark).switches
 
 
+# Where the old track was at the switch: its last box came before the switch frame ("ended"),
+# it has a box in that frame, over someone or something else ("present"), or it reports again
+# only later ("coasting": lost, not yet deleted, and found again).
+OLD_STATES = ("ended", "coasting", "present")
+# Where the new track came from: it had covered this person before ("return": the person goes
+# back and forth between two tracks), it started after the old track last covered them
+# ("born"), it had covered another person ("taken"), or it covered nobody yet ("idle").
+NEW_ORIGINS = ("return", "born", "taken", "idle")
+
+
+def switch_causes(m: Matching, results: np.ndarray) -> list[tuple[Switch, str, str]]:
+    """Each switch of `m` (the matching of `results`) with its OLD_STATES and NEW_ORIGINS entry.
+
+    Counting them says which tracker lever could remove a switch: "ended" / "born" pairs are
+    fragments an offline linker could join; "return" is two tracks trading one person, which
+    only association (appearance, gating) prevents.
+    """
+    results = _rows(results)
+    frames, ids = results[:, 0].astype(np.int64), results[:, 1].astype(np.int64)
+    first = {int(t): int(frames[ids == t].min()) for t in np.unique(ids)}
+    last = {int(t): int(frames[ids == t].max()) for t in np.unique(ids)}
+    boxes_at = {int(f): set(ids[frames == f].tolist()) for f in np.unique(frames)}
+    pending = sorted(m.switches, key=lambda s: s.frame)
+    seen: dict[int, set[int]] = {}       # gt id -> tracks that covered it so far
+    covered_someone: set[int] = set()    # tracks that covered any gt person so far
+    out: list[tuple[Switch, str, str]] = []
+    k = 0
+    for frame in sorted(m.covered):
+        while k < len(pending) and pending[k].frame <= frame:
+            s = pending[k]
+            k += 1
+            if last[s.old_id] < s.frame:
+                old = "ended"
+            else:
+                old = "present" if s.old_id in boxes_at.get(s.frame, ()) else "coasting"
+            if s.new_id in seen.get(s.gt_id, ()):
+                new = "return"
+            elif first[s.new_id] > s.last_frame:
+                new = "born"
+            else:
+                new = "taken" if s.new_id in covered_someone else "idle"
+            out.append((s, old, new))
+        for gt_id, track in m.covered[frame].items():
+            seen.setdefault(gt_id, set()).add(track)
+            covered_someone.add(track)
+    return out
+
+
 @dataclass(frozen=True)
 class Moment:
     """Runs disagree about person `gt_id` of `sequence` around `frame`.

@@ -33,6 +33,7 @@ from tools.io.errors import InputError
 from tools.io.motformat import read_text
 from tools.track.runner import CAMERA_MOTIONS, TRACKERS, RunConfig
 from tracker import DeepSortParams
+from tracker.deep_sort import MATCHINGS
 from tracker.nn_matching import METRICS
 
 if sys.version_info >= (3, 11):
@@ -60,6 +61,7 @@ _CHECKS: dict[tuple[str, str], tuple[typing.Callable[[Any], bool], str]] = {
     ("deepsort", "max_iou_distance"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
     ("deepsort", "gating_threshold"): (lambda v: v > 0, "positive"),
     ("deepsort", "motion_weight"): (lambda v: 0 <= v <= 1, "between 0 and 1"),
+    ("deepsort", "matching"): (lambda v: v in MATCHINGS, f"one of {', '.join(MATCHINGS)}"),
     ("deepsort", "ema_alpha"): (lambda v: v is None or 0 <= v <= 1, "between 0 and 1, or \"none\" (the gallery)"),
     ("sort", "max_age"): (lambda v: v >= 0, "at least 0"),
     ("sort", "min_hits"): (lambda v: v >= 0, "at least 0"),
@@ -113,6 +115,7 @@ FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
     "gating_threshold": (("deepsort", "gating_threshold"),),
     "motion_weight": (("deepsort", "motion_weight"),),
     "motion_fallback": (("deepsort", "motion_fallback"),),
+    "matching": (("deepsort", "matching"),),
     "ema_alpha": (("deepsort", "ema_alpha"), ("bytetrack", "ema_alpha"), ("ocsort", "ema_alpha")),
     "min_confidence": (("filter", "min_confidence"),),
     "min_height": (("filter", "min_height"),),
