@@ -66,6 +66,8 @@ class DeepSort:
 
     def __init__(self, params: DeepSortParams | None = None, **overrides) -> None:
         self.params = make_params(DeepSortParams, params, overrides)
+        if self.params.matching not in MATCHINGS:
+            raise ValueError(f"matching must be one of {MATCHINGS}, got {self.params.matching!r}")
         self.gallery = Gallery(self.params.metric, self.params.nn_budget, self.params.ema_alpha)
         self._next_id = 1
         self.mean = np.zeros((0, 8))

@@ -101,6 +101,14 @@ def test_switch_causes_two_tracks_trading_people():
     assert sorted(_causes(lines)) == [(7, 1, 2, "present", "taken"), (7, 2, 1, "present", "taken")]
 
 
+def test_switch_causes_a_young_track_that_covered_someone_else_is_taken_not_born():
+    """Track 3 starts on person 2 after person 1's track ended, then moves to person 1."""
+    lines = [_on(1, f, 1) for f in range(1, 7)] + [_on(1, f, 3) for f in range(9, LENGTH + 1)]
+    lines += [_on(2, f, 2 if f < 7 else 3 if f < 9 else 4) for f in range(1, LENGTH + 1)]
+    assert _causes(lines) == [(7, 2, 3, "ended", "born"), (9, 1, 3, "ended", "taken"),
+                              (9, 3, 4, "present", "born")]
+
+
 def test_switch_causes_a_track_that_covered_nobody_is_idle():
     lines = [_on(1, f, 1) for f in range(1, 7)] + [_on(1, f, 5) for f in range(7, LENGTH + 1)]
     lines += [f"{f},5,600,300,30,60,1,-1,-1,-1" for f in range(1, 7)]   # on no one before

@@ -430,6 +430,8 @@ def test_global_matching_lets_the_nearest_feature_win_over_the_most_recent_track
     assert taken == id_a                       # one assignment: A's own feature is nearest
 
 
-def test_global_matching_changes_nothing_when_every_track_was_seen_last_frame():
-    id_of, x_of = _crossing_run()
-    assert _crossing_run(matching="global") == (id_of, x_of)
+def test_global_matching_keeps_the_motion_fallback_and_checks_its_name():
+    assert _return_after_gap(matching="global") == [2]          # appearance rejects the return
+    assert _return_after_gap(matching="global", motion_fallback=True) == [1]
+    with pytest.raises(ValueError, match="matching"):
+        DeepSort(matching="globl")

@@ -37,6 +37,7 @@ import numpy as np
 from tools.bench.data_root import MOT15_ROOT
 from tools.io.atomic import atomic_write_text
 from tools.io.errors import exit_status
+from tracker.deep_sort import MATCHINGS
 from tracker.nn_matching import METRICS
 
 SEQS = ("PETS09-S2L1", "TUD-Stadtmitte")
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--motion-fallback", action="store_true",
                     help="deepsort: match what the appearance cascade leaves on motion alone "
                          "(`track run --motion-fallback`; default: off, the reference)")
-    ap.add_argument("--matching", choices=("cascade", "global"), default="cascade",
+    ap.add_argument("--matching", choices=MATCHINGS, default="cascade",
                     help="deepsort: how the appearance stage assigns (`track run --matching`; default: "
                          "%(default)s, the reference)")
     ap.add_argument("--no-loo", action="store_true", help="leave out the leave-one-sequence-out rows")

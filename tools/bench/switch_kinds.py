@@ -8,10 +8,10 @@ Each argument is NAME=DIR[,DIR...]: results folders (results/<experiment>, or th
 folder) of one tracker setting; a group of several (seeds) prints the mean over them. The
 switches are replayed with TrackEval's CLEAR rule (tools.eval.switches, whose count equals the
 IDs column), summed over --seqs. Columns: the old track "ended" (its last box came before the
-switch), was "coasting" (lost, found again later) or "present" (boxed elsewhere in that frame);
-the new track is a "return" (it covered this person before), "born" after the old track last
-covered them, "taken" from another person, or "idle" (covered nobody yet). Skips cleanly
-(exit 0) when the gt is absent.
+switch), was "coasting" (lost, found again later) or "present" (boxed in that frame, but not on
+this person); the new track is a "return" (it covered this person before), "taken" (it covered
+another person before), "born" after the old track last covered them, or "idle" (older, and
+covered nobody yet). Skips cleanly (exit 0) when the gt is absent.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from tools.bench.data_root import MOT15_TRAIN, absent
+from tools.eval.evaluation import BENCHMARKS
 from tools.eval.switches import NEW_ORIGINS, OLD_STATES, match_sequence, switch_causes
 from tools.io.errors import InputError
 from tools.io.motformat import read_mot_file
@@ -60,16 +61,20 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"folder of <sequence>/gt/gt.txt (default: {MOT15_TRAIN})")
     ap.add_argument("--seqs", nargs="+", default=list(DEFAULT_SEQS), help="sequences to sum over "
                     "(default: %(default)s)")
+    ap.add_argument("--benchmark", choices=BENCHMARKS, default="MOT15",
+                    help="whose preprocessing rules TrackEval applies (default: %(default)s)")
     ap.add_argument("--pairs", type=int, default=6, help="most frequent (old, new) pairs to list per row "
                     "(default: %(default)s)")
     args = ap.parse_args(argv)
+    if args.pairs < 0:
+        ap.error("--pairs must be at least 0")
     if absent(args.gt_root):
         return 0
     table = [f"| run | runs | {' | '.join(COLUMNS)} | most frequent (old, new) |",
              "|---|---|" + "---|" * (len(COLUMNS) + 1)]
     try:
         for name, dirs in args.groups:
-            counts = [count_causes(d, args.gt_root, args.seqs) for d in dirs]
+            counts = [count_causes(d, args.gt_root, args.seqs, args.benchmark) for d in dirs]
             total = sum(counts, Counter())
             n = len(counts)
             cells = [f"{total[c] / n:.{0 if n == 1 else 1}f}" for c in COLUMNS]

@@ -126,21 +126,23 @@ def id_switches(gt: np.ndarray, results: np.ndarray, benchmark: str = "MOT15") -
 
 
 # Where the old track was at the switch: its last box came before the switch frame ("ended"),
-# it has a box in that frame, over someone or something else ("present"), or it reports again
-# only later ("coasting": lost, not yet deleted, and found again).
+# it has a box in that frame that is not matched to this person ("present": on someone else,
+# on nothing, or a duplicate beside a better box), or it reports again only later ("coasting":
+# lost, not yet deleted, and found again).
 OLD_STATES = ("ended", "coasting", "present")
-# Where the new track came from: it had covered this person before ("return": the person goes
-# back and forth between two tracks), it started after the old track last covered them
-# ("born"), it had covered another person ("taken"), or it covered nobody yet ("idle").
-NEW_ORIGINS = ("return", "born", "taken", "idle")
+# Where the new track came from, the first that applies: it had covered this person before
+# ("return": the person goes back and forth between two tracks), it had covered another person
+# ("taken"), it started after the old track last covered them and covered no one before
+# ("born"), or it is older and covered nobody yet ("idle").
+NEW_ORIGINS = ("return", "taken", "born", "idle")
 
 
 def switch_causes(m: Matching, results: np.ndarray) -> list[tuple[Switch, str, str]]:
     """Each switch of `m` (the matching of `results`) with its OLD_STATES and NEW_ORIGINS entry.
 
     Counting them says which tracker lever could remove a switch: "ended" / "born" pairs are
-    fragments an offline linker could join; "return" is two tracks trading one person, which
-    only association (appearance, gating) prevents.
+    fragments an offline linker could join; "return" and "taken" are tracks trading people,
+    which only association (appearance, gating) prevents.
     """
     results = _rows(results)
     frames, ids = results[:, 0].astype(np.int64), results[:, 1].astype(np.int64)
@@ -162,10 +164,10 @@ def switch_causes(m: Matching, results: np.ndarray) -> list[tuple[Switch, str, s
                 old = "present" if s.old_id in boxes_at.get(s.frame, ()) else "coasting"
             if s.new_id in seen.get(s.gt_id, ()):
                 new = "return"
-            elif first[s.new_id] > s.last_frame:
-                new = "born"
+            elif s.new_id in covered_someone:
+                new = "taken"
             else:
-                new = "taken" if s.new_id in covered_someone else "idle"
+                new = "born" if first[s.new_id] > s.last_frame else "idle"
             out.append((s, old, new))
         for gt_id, track in m.covered[frame].items():
             seen.setdefault(gt_id, set()).add(track)
