@@ -143,8 +143,10 @@ class DeepSort:
                 threshold = lam * p.gating_threshold + (1 - lam) * p.max_distance
             else:
                 cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
-            if p.matching == "global":
-                matches_a, unmatched_a, unmatched_dets = min_cost_matching(cost, threshold, confirmed, all_dets)
+            if p.matching == "global":  # over the tracks the cascade would reach (age <= max_age)
+                fresh = self.time_since_update[confirmed] <= p.max_age
+                matches_a, unmatched_a, unmatched_dets = min_cost_matching(cost, threshold, confirmed[fresh], all_dets)
+                unmatched_a = np.concatenate([unmatched_a, confirmed[~fresh]]).astype(np.int64)
             else:
                 matches_a, unmatched_a, unmatched_dets = matching_cascade(
                     cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)

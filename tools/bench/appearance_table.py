@@ -69,11 +69,15 @@ class Row:
     reid: Callable[[int], list[tuple[str, tuple[str, ...]]]] | None = None   # (spec, sequences)
 
 
-def run(cmd: list[str], log: list[str], call: Callable[[], int | None]) -> None:
-    """Run `call`, which does what `track CMD` does, with CMD logged and its time printed."""
+def run(cmd: list[str], log: list[str], call: Callable[[], int | None], done: bool = False) -> None:
+    """Run `call`, which does what `track CMD` does, with CMD logged and its time printed. With
+    done (its output is already there from an earlier run) CMD is logged only, so the commands
+    file always holds every command of the table."""
     line = "track " + shlex.join(cmd)
-    print(f"\n$ {line}", flush=True)
     log.append(line)
+    if done:
+        return
+    print(f"\n$ {line}", flush=True)
     t0 = time.perf_counter()
     code = exit_status(call)
     if code != 0:
@@ -209,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     for seq in SEQS:
         for source in ("det", "gt"):
             out = crop_dir(source, seq)
-            if not (out / "info.json").is_file():
-                fit = ["--fit", args.crop_fit] if args.crop_fit != "stretch" else []
-                run(["crops", "--seq", seq, *common, "--source", source, *fit, "--out", str(out)], log,
-                    lambda: _done(cut_crops(sequences([seq]), out, source=source, fit=args.crop_fit)))
+            fit = ["--fit", args.crop_fit] if args.crop_fit != "stretch" else []
+            run(["crops", "--seq", seq, *common, "--source", source, *fit, "--out", str(out)], log,
+                lambda: _done(cut_crops(sequences([seq]), out, source=source, fit=args.crop_fit)),
+                done=(out / "info.json").is_file())
     # 2. models, per seed
     both = [str(crop_dir("det", s)) for s in SEQS]
     plans: list[tuple[Model, tuple[str, ...], bool]] = []   # (model, sequences it tracks, leave-one-out)
@@ -267,12 +271,6 @@ def main(argv: list[str] | None = None) -> int:
         for m, _, _ in plans:
             out = model_dir(m, seed)
             done = out / "done.json"
-            if done.is_file():
-                stored = {**LEGACY_RECIPE, **json.loads(done.read_text())}
-                differ = [k for k, v in recipe.items() if stored.get(k) != v]
-                if differ:
-                    sys.exit(f"{done}: this model was trained with other {', '.join(differ)}; use another --work")
-                continue
             changes = {"model": m.kind, "crops": m.crops, "preset": args.preset, "steps": args.steps, "seed": seed,
                        **{k: float(f"{v:g}") if isinstance(v, float) else v for k, v in m.options.items()}}
             if m.kind in ("fmvae", "vhp-vae"):
@@ -281,16 +279,23 @@ def main(argv: list[str] | None = None) -> int:
                 changes["flatness"] = args.flatness
             if args.threads:
                 changes["threads"] = args.threads
+            what = {"model": m.kind, "crops": m.crops}
+            cmd = ["train", *_train_argv(what), "--out", str(out),
+                   *_train_argv({k: v for k, v in changes.items() if k not in what})]
+            if done.is_file():
+                stored = {**LEGACY_RECIPE, **json.loads(done.read_text())}
+                differ = [k for k, v in recipe.items() if stored.get(k) != v]
+                if differ:
+                    sys.exit(f"{done}: this model was trained with other {', '.join(differ)}; use another --work")
+                log.append("track " + shlex.join(cmd))   # trained earlier; from scratch it gives the same
+                continue
             resume = (out / "checkpoint.pt").is_file()
             start = None if resume else _shorter_run(models, seed, m.name, recipe)
             if start is not None:   # resume is exact: continuing it is training from scratch, faster
                 shutil.copytree(start, out, ignore=shutil.ignore_patterns("done.json"), dirs_exist_ok=True)
                 log.append(shlex.join(["cp", "-r", str(start), str(out)]) + "   # then continue it")
                 resume = True
-            what = {"model": m.kind, "crops": m.crops}
-            cmd = ["train", *_train_argv(what), "--out", str(out),
-                   *_train_argv({k: v for k, v in changes.items() if k not in what})] + (["--resume"] if resume else [])
-            line = "track " + shlex.join(cmd)
+            line = "track " + shlex.join(cmd + (["--resume"] if resume else []))
             log.append(line)
             # the slowest kinds first, so that parallel workers finish together
             jobs.append((("fmvae", "vhp-vae", "tracklet", "supervised").index(m.kind), line, str(out), changes,
@@ -319,16 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     def embedded(spec: str, seqs: tuple[str, ...], name: str, centre: bool) -> Path:
         """The `track embed` folder of `spec` on `seqs` (embedded once; calibrate and run read it)."""
         folder = work / "embed" / name
-        if not all((folder / f"{s}.npy").is_file() for s in seqs):
-            run(["embed", "--seq", *seqs, *common, "--appearance", spec, "--out", str(folder), "--quiet"], log,
-                lambda: _done(embed_sequences(sequences(seqs), spec, folder, progress=False)))
+        run(["embed", "--seq", *seqs, *common, "--appearance", spec, "--out", str(folder), "--quiet"], log,
+            lambda: _done(embed_sequences(sequences(seqs), spec, folder, progress=False)),
+            done=all((folder / f"{s}.npy").is_file() for s in seqs))
         if not centre:
             return folder
         out = work / "embed" / f"{name}-centred"
-        if not all((out / f"{s}.npy").is_file() for s in seqs):
-            # the files `track embed --centre` writes, made from the ones above without embedding twice
-            line = ["embed", "--seq", *seqs, *common, "--appearance", spec, "--centre", "--out", str(out), "--quiet"]
-            run(line, log, lambda: _done(_centre_files(folder, out, seqs)))
+        # the files `track embed --centre` writes, made from the ones above without embedding twice
+        line = ["embed", "--seq", *seqs, *common, "--appearance", spec, "--centre", "--out", str(out), "--quiet"]
+        run(line, log, lambda: _done(_centre_files(folder, out, seqs)),
+            done=all((out / f"{s}.npy").is_file() for s in seqs))
         return out
 
     def gate(folder: Path, seqs: tuple[str, ...], name: str) -> dict:
@@ -340,16 +345,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_distance is not None:
             return {**flags, gate_key: args.max_distance}
         report = work / "calibration" / f"{name}-{args.metric}.json"
-        if not report.is_file():
-            detections = {s: folder / f"{s}.npy" for s in seqs}
+        detections = {s: folder / f"{s}.npy" for s in seqs}
 
-            def calibrate() -> int:
-                cal = calibrate_descriptor(sequences(seqs), None, detections=detections, features_from=str(folder),
-                                           metric=args.metric, json_path=report, progress=False)
-                return 1 if cal.label_free.proposal is None else 0
+        def calibrate() -> int:
+            cal = calibrate_descriptor(sequences(seqs), None, detections=detections, features_from=str(folder),
+                                       metric=args.metric, json_path=report, progress=False)
+            return 1 if cal.label_free.proposal is None else 0
 
-            run(["calibrate", "--seq", *seqs, *common, "--detections", str(folder), "--metric", args.metric,
-                 "--json", str(report), "--quiet"], log, calibrate)
+        run(["calibrate", "--seq", *seqs, *common, "--detections", str(folder), "--metric", args.metric,
+             "--json", str(report), "--quiet"], log, calibrate, done=report.is_file())
         proposal = json.loads(report.read_text())["label-free"]["proposals"][0]["threshold"]
         thresholds[name] = proposal
         return {**flags, gate_key: float(f"{proposal:.6g}")}
@@ -409,14 +413,16 @@ def main(argv: list[str] | None = None) -> int:
             exps = []
             for exp, flags, seqs in row.runs(seed):
                 exps.append(exp)
-                if not (results / exp / "done").is_file():
-                    detections = flags.pop("detections", None)
-                    run(["run", "--seq", *seqs, *common, *config_argv(flags),
-                         *(["--detections", detections] if detections else []), "--experiment", exp,
-                         "--results-root", str(results), "--quiet", "--no-eval"], log,
-                        lambda: _done(run_experiment(
-                            sequences(seqs), resolve(None, flags), results / exp, evaluate=False, progress=False,
-                            detections={s: Path(detections) / f"{s}.npy" for s in seqs} if detections else None)))
+                done = (results / exp / "done").is_file()
+                detections = flags.pop("detections", None)
+                run(["run", "--seq", *seqs, *common, *config_argv(flags),
+                     *(["--detections", detections] if detections else []), "--experiment", exp,
+                     "--results-root", str(results), "--quiet", "--no-eval"], log,
+                    lambda: _done(run_experiment(
+                        sequences(seqs), resolve(None, flags), results / exp, evaluate=False, progress=False,
+                        detections={s: Path(detections) / f"{s}.npy" for s in seqs} if detections else None)),
+                    done=done)
+                if not done:
                     atomic_write_text(results / exp / "done", "")
             merged = results / "combined" / exps[0] / "data"
             merged.mkdir(parents=True, exist_ok=True)
