@@ -2,8 +2,8 @@
 with ByteTrack's fused cost (--tracker bytetrack).
 
 Does what the `track` commands crops, train, calibrate and run do, through the library functions
-they wrap, skipping steps whose output already exists (rerun it to resume); logs each step as the
-command that does the same, and writes a Markdown table combined over PETS09-S2L1 and
+they wrap, skipping steps whose output already exists (rerun it to resume); logs every step, run
+or reused, as the command that does the same (commands-TAG.sh), and writes a Markdown table combined over PETS09-S2L1 and
 TUD-Stadtmitte, each learned row as the mean and spread over --seeds:
 
     python -m tools.bench.appearance_table [--seeds 0 1 2] [--jobs 2 --threads 1] [--steps 800]
