@@ -15,7 +15,7 @@ from tracker.camera_motion import XYAH_SIZES, as_affine, warp_states
 from tracker.detections import Detections
 from tracker.params import make_params
 from tracker.iou import iou_tlwh
-from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_matching
+from tracker.linear_assignment import INFTY_COST, global_matching, matching_cascade, min_cost_matching
 from tracker.nn_matching import Gallery
 
 TENTATIVE, CONFIRMED, DELETED = 1, 2, 3
@@ -143,13 +143,9 @@ class DeepSort:
                 threshold = lam * p.gating_threshold + (1 - lam) * p.max_distance
             else:
                 cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, cost[confirmed])
-            if p.matching == "global":  # over the tracks the cascade would reach (age <= max_age)
-                fresh = self.time_since_update[confirmed] <= p.max_age
-                matches_a, unmatched_a, unmatched_dets = min_cost_matching(cost, threshold, confirmed[fresh], all_dets)
-                unmatched_a = np.concatenate([unmatched_a, confirmed[~fresh]]).astype(np.int64)
-            else:
-                matches_a, unmatched_a, unmatched_dets = matching_cascade(
-                    cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)
+            assign = global_matching if p.matching == "global" else matching_cascade
+            matches_a, unmatched_a, unmatched_dets = assign(
+                cost, threshold, p.max_age, self.time_since_update, confirmed, all_dets)
             if p.motion_fallback and dets.feature is not None and len(unmatched_a) and len(unmatched_dets):
                 cost[confirmed] = np.where(gate > p.gating_threshold, INFTY_COST, 0.0)
                 found, unmatched_a, unmatched_dets = matching_cascade(

@@ -52,6 +52,22 @@ def matching_cascade(cost: np.ndarray, max_distance: float, cascade_depth: int,
         level = track_idx[ages == age]
         found, _, unmatched_dets = min_cost_matching(cost, max_distance, level, unmatched_dets)
         matches += found
+    return matches, _unmatched(track_idx, matches), unmatched_dets
+
+
+def global_matching(cost: np.ndarray, max_distance: float, cascade_depth: int,
+                    time_since_update: np.ndarray, track_idx: np.ndarray,
+                    det_idx: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
+    """The cascade's tracks (time_since_update 1..cascade_depth) in one assignment, without its
+    order (StrongSORT's vanilla matching): the lowest total cost wins, however long ago a track
+    was seen. Same arguments and results as matching_cascade."""
+    ages = time_since_update[track_idx]
+    reach = track_idx[(ages >= 1) & (ages <= cascade_depth)]
+    matches, _, unmatched_dets = min_cost_matching(cost, max_distance, reach, det_idx)
+    return matches, _unmatched(track_idx, matches), unmatched_dets
+
+
+def _unmatched(track_idx: np.ndarray, matches: list[tuple[int, int]]) -> np.ndarray:
+    """`track_idx` without the matched tracks, in its own order."""
     matched = {t for t, _ in matches}
-    unmatched_tracks = np.array([t for t in track_idx.tolist() if t not in matched], np.int64)
-    return matches, unmatched_tracks, unmatched_dets
+    return np.array([t for t in track_idx.tolist() if t not in matched], np.int64)

@@ -6,7 +6,7 @@ from tracker import DeepSort, DeepSortParams, DetectionFilter, Detections, non_m
 from tracker import kalman_filter as kf
 from tracker.deep_sort import CONFIRMED, TENTATIVE
 from tracker.iou import iou_tlbr, iou_tlwh
-from tracker.linear_assignment import INFTY_COST, matching_cascade, min_cost_matching
+from tracker.linear_assignment import INFTY_COST, global_matching, matching_cascade, min_cost_matching
 from tracker.nn_matching import Gallery
 
 
@@ -29,8 +29,14 @@ def test_cascade_serves_recently_seen_tracks_first():
     assert matches == [(1, 0)]
     assert unmatched_tracks.tolist() == [0] and len(unmatched_dets) == 0
     # without the cascade (one assignment) track 0 would win
-    plain, _, _ = min_cost_matching(cost, 0.2, np.array([0, 1]), np.array([0]))
-    assert plain == [(0, 0)]
+    plain, unmatched, _ = global_matching(cost, 0.2, 30, tsu, np.array([0, 1]), np.array([0]))
+    assert plain == [(0, 0)] and unmatched.tolist() == [1]
+
+
+def test_global_matching_reaches_only_the_cascades_tracks():
+    cost = np.array([[0.05], [0.15]])  # track 0 fits better but is older than the cascade's depth
+    matches, unmatched, _ = global_matching(cost, 0.2, 30, np.array([31, 1]), np.array([0, 1]), np.array([0]))
+    assert matches == [(1, 0)] and unmatched.tolist() == [0]
 
 
 def test_min_cost_matching_rejects_pairs_over_the_threshold():

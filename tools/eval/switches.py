@@ -148,7 +148,7 @@ def switch_causes(m: Matching, results: np.ndarray) -> list[tuple[Switch, str, s
     frames, ids = results[:, 0].astype(np.int64), results[:, 1].astype(np.int64)
     first = {int(t): int(frames[ids == t].min()) for t in np.unique(ids)}
     last = {int(t): int(frames[ids == t].max()) for t in np.unique(ids)}
-    boxes_at = {int(f): set(ids[frames == f].tolist()) for f in np.unique(frames)}
+    boxes_at = _by_frame(results)
     pending = sorted(m.switches, key=lambda s: s.frame)
     seen: dict[int, set[int]] = {}       # gt id -> tracks that covered it so far
     covered_someone: set[int] = set()    # tracks that covered any gt person so far
@@ -161,7 +161,8 @@ def switch_causes(m: Matching, results: np.ndarray) -> list[tuple[Switch, str, s
             if last[s.old_id] < s.frame:
                 old = "ended"
             else:
-                old = "present" if s.old_id in boxes_at.get(s.frame, ()) else "coasting"
+                here = boxes_at.get(s.frame, results[:0])[:, 1]
+                old = "present" if (here == s.old_id).any() else "coasting"
             if s.new_id in seen.get(s.gt_id, ()):
                 new = "return"
             elif s.new_id in covered_someone:
