@@ -1,8 +1,13 @@
-"""The appearance table bench end to end on two synthetic sequences under the MOT15 names."""
+"""The appearance table bench end to end on two synthetic sequences under the MOT15 names, and
+its oracle-gap columns."""
 from __future__ import annotations
 
+import json
 import re
+from argparse import Namespace
 from pathlib import Path
+
+import pytest
 
 from tools.bench import appearance_table
 from tools.bench.appearance_table import SEQS
@@ -35,3 +40,29 @@ def test_a_rerun_reuses_every_output_and_still_logs_every_command(tmp_path, caps
     assert checkpoint.stat().st_mtime_ns == stamp
     assert commands.read_text() == first                    # ... and the log is whole
     assert (work / "table-2steps-cosine.md").read_text() == table
+    rows = json.loads((work / "table-2steps-cosine.json").read_text())["per_seed"]
+    motion, oracle = rows["DeepSORT motion-only"][0], rows["DeepSORT + identity oracle (ceiling)"][0]
+    assert oracle["IDF1"] > motion["IDF1"] and oracle["IDs"] < motion["IDs"]
+    for (v,) in rows.values():   # one seed: the share of the way from motion-only to the oracle
+        for column, gap in (("IDF1", "gap"), ("IDs", "IDs gap")):
+            expected = 100 * (v[column] - motion[column]) / (oracle[column] - motion[column])
+            assert v[gap] == pytest.approx(expected)
+
+
+def _scores(idf1: float, ids: int, gap: float, ids_gap: float) -> dict:
+    return {"IDF1": idf1, "MOTA": 60.0, "HOTA": 40.0, "AssA": 30.0, "IDs": ids, "gap": gap, "IDs gap": ids_gap,
+            **{c: 0.0 for c in appearance_table.COLUMNS if c not in ("IDF1", "IDs")}}
+
+
+def test_the_switch_gap_column_is_the_share_of_the_oracles_reduction_and_blank_on_a_tie():
+    assert appearance_table._share(75, 100, 50) == 50.0       # half of the oracle's 50 fewer switches
+    assert appearance_table._share(110, 100, 50) == -20.0     # more switches than motion-only
+    per_seed = {"motion": [_scores(50.0, 100, 0.0, 0.0)],
+                "learned": [_scores(55.0, 80, 50.0, 40.0), _scores(57.0, 70, 70.0, 60.0)],
+                "tie": [_scores(50.0, 100, 0.0, appearance_table._share(100, 100, 100))]}
+    text = appearance_table._tables(per_seed, Namespace(seeds=[0, 1], steps=2, preset="cpu", metric="cosine"))
+    summary = text.split("\n\n")[1].splitlines()     # the mean ± sd table, before the all-columns one
+    col = [c.strip() for c in summary[0].split("|")].index("IDs gap closed %")
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")] for line in summary[2:]}
+    assert cells["learned"][col] == "50.0 ± 14.1"
+    assert cells["tie"][col] == ""

@@ -15,8 +15,9 @@ supervised baseline trains on the gt identities of the other sequence only. Ever
 threshold is `track calibrate`'s label-free proposal on the sequences the model tracks: DeepSORT's
 --max-distance, or ByteTrack's --appearance-thresh (a cosine distance). The oracle
 row (DeepSORT fed one exact direction per gt identity) is the ceiling that "gap closed" measures
-against: (IDF1 - motion-only's) / (oracle's - motion-only's). Re-id mAP and rank-1 score each
-descriptor on the gt crops of the sequences it tracks (appearance.scoring.reid).
+against: (IDF1 - motion-only's) / (oracle's - motion-only's), and "IDs gap closed" the same for
+the ID switches (the share of the oracle's reduction; blank where the two tie). Re-id mAP and
+rank-1 score each descriptor on the gt crops of the sequences it tracks (appearance.scoring.reid).
 """
 from __future__ import annotations
 
@@ -434,11 +435,11 @@ def main(argv: list[str] | None = None) -> int:
             if row.reid is not None:
                 scores.update(_reid(row.reid(seed), gt_crops, args.metric))
             per_seed.setdefault(row.label, []).append(scores)
-    motion = per_seed[motion_label][0]["IDF1"]
-    ceiling = per_seed[oracle_label][0]["IDF1"]
+    motion, oracle = per_seed[motion_label][0], per_seed[oracle_label][0]
     for values in per_seed.values():
         for v in values:
-            v["gap"] = 100 * (v["IDF1"] - motion) / (ceiling - motion)
+            v["gap"] = _share(v["IDF1"], motion["IDF1"], oracle["IDF1"])
+            v["IDs gap"] = _share(v["IDs"], motion["IDs"], oracle["IDs"])
     text = _tables(per_seed, args)
     print("\n" + text)
     out = Path(args.out) if args.out else work / f"table-{table_tag}.md"
@@ -497,21 +498,27 @@ def _reid(specs: list[tuple[str, tuple[str, ...]]], gt_crops: dict, metric: str)
     return {"mAP": 100 * float(ap.mean()), "R1": 100 * float(r1.mean())}
 
 
+def _share(value: float, base: float, ceiling: float) -> float:
+    """Percent of the way from motion-only (`base`) to the oracle (`ceiling`); NaN if they tie."""
+    return 100 * (value - base) / (ceiling - base) if ceiling != base else float("nan")
+
+
 def _tables(per_seed: dict[str, list[dict]], args) -> str:
     """The summary (mean ± sample sd over seeds) and the full table of seed means, in Markdown."""
     n = len(args.seeds)
-    head = ["tracker", "seeds", *SUMMARY, "IDF1 range", "gap closed %", "re-id mAP", "rank-1"]
+    head = ["tracker", "seeds", *SUMMARY, "IDF1 range", "gap closed %", "IDs gap closed %", "re-id mAP",
+            "rank-1"]
     lines = [f"Seeds {' '.join(map(str, args.seeds))}; {args.steps} steps, preset {args.preset}, metric "
              f"{args.metric}; a learned row is the mean ± sample sd over the seeds.", "",
              "| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for label, values in per_seed.items():
         cells = [label, str(len(values))]
-        for c in (*SUMMARY, "IDF1 range", "gap", "mAP", "R1"):
+        for c in (*SUMMARY, "IDF1 range", "gap", "IDs gap", "mAP", "R1"):
             if c == "IDF1 range":
                 xs = [v["IDF1"] for v in values]
                 cells.append(f"{min(xs):.1f}-{max(xs):.1f}" if len(xs) > 1 else "")
                 continue
-            xs = np.array([v[c] for v in values if c in v])
+            xs = np.array([v[c] for v in values if c in v and not np.isnan(v[c])])
             if not len(xs):
                 cells.append("")
                 continue
