@@ -49,14 +49,15 @@ def test_a_rerun_reuses_every_output_and_still_logs_every_command(tmp_path, caps
             assert v[gap] == pytest.approx(expected)
 
 
-def _scores(idf1: float, ids: int, gap: float, ids_gap: float) -> dict:
-    return {"IDF1": idf1, "MOTA": 60.0, "HOTA": 40.0, "AssA": 30.0, "IDs": ids, "gap": gap, "IDs gap": ids_gap,
-            **{c: 0.0 for c in appearance_table.COLUMNS if c not in ("IDF1", "IDs")}}
+def _scores(idf1: float, ids: int, gap: float, ids_gap: float | None) -> dict:
+    return {**{c: 0.0 for c in appearance_table.COLUMNS}, "IDF1": idf1, "IDs": ids,
+            "gap": gap, "IDs gap": ids_gap}
 
 
 def test_the_switch_gap_column_is_the_share_of_the_oracles_reduction_and_blank_on_a_tie():
     assert appearance_table._share(75, 100, 50) == 50.0       # half of the oracle's 50 fewer switches
     assert appearance_table._share(110, 100, 50) == -20.0     # more switches than motion-only
+    assert appearance_table._share(100, 100, 100) is None     # no gap to close
     per_seed = {"motion": [_scores(50.0, 100, 0.0, 0.0)],
                 "learned": [_scores(55.0, 80, 50.0, 40.0), _scores(57.0, 70, 70.0, 60.0)],
                 "tie": [_scores(50.0, 100, 0.0, appearance_table._share(100, 100, 100))]}

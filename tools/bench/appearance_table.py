@@ -498,9 +498,9 @@ def _reid(specs: list[tuple[str, tuple[str, ...]]], gt_crops: dict, metric: str)
     return {"mAP": 100 * float(ap.mean()), "R1": 100 * float(r1.mean())}
 
 
-def _share(value: float, base: float, ceiling: float) -> float:
-    """Percent of the way from motion-only (`base`) to the oracle (`ceiling`); NaN if they tie."""
-    return 100 * (value - base) / (ceiling - base) if ceiling != base else float("nan")
+def _share(value: float, base: float, ceiling: float) -> float | None:
+    """Percent of the way from motion-only (`base`) to the oracle (`ceiling`); None if they tie."""
+    return 100 * (value - base) / (ceiling - base) if ceiling != base else None
 
 
 def _tables(per_seed: dict[str, list[dict]], args) -> str:
@@ -518,7 +518,7 @@ def _tables(per_seed: dict[str, list[dict]], args) -> str:
                 xs = [v["IDF1"] for v in values]
                 cells.append(f"{min(xs):.1f}-{max(xs):.1f}" if len(xs) > 1 else "")
                 continue
-            xs = np.array([v[c] for v in values if c in v and not np.isnan(v[c])])
+            xs = np.array([v[c] for v in values if v.get(c) is not None])
             if not len(xs):
                 cells.append("")
                 continue
