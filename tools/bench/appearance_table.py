@@ -3,8 +3,8 @@ with ByteTrack's fused cost (--tracker bytetrack).
 
 Does what the `track` commands crops, train, calibrate and run do, through the library functions
 they wrap, skipping steps whose output already exists (rerun it to resume); logs every step, run
-or reused, as the command that does the same (commands-TAG.sh), and writes a Markdown table combined over PETS09-S2L1 and
-TUD-Stadtmitte, each learned row as the mean and spread over --seeds:
+or reused, as the command that does the same (commands-TAG.sh), and writes a Markdown table
+combined over PETS09-S2L1 and TUD-Stadtmitte, each learned row as the mean and spread over --seeds:
 
     python -m tools.bench.appearance_table [--seeds 0 1 2] [--jobs 2 --threads 1] [--steps 800]
         [--tracker bytetrack --track-thresh 0.8 --appearance-weight 0.1]
@@ -176,12 +176,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--ema-alpha must lie between 0 and 1")
     if args.n_init is not None and args.n_init < 1:
         ap.error("--n-init must be at least 1")
-    deepsort_only = args.ema_alpha is not None or args.n_init is not None or args.motion_fallback
-    if (deepsort_only or args.matching != "cascade") and args.tracker != "deepsort":
+    # DeepSORT's row options that were set: (`track run` flag, value, table-tag piece, title piece)
+    options = [("ema_alpha", args.ema_alpha, f"ema{args.ema_alpha:g}-", f"EMA {args.ema_alpha:g}")
+               ] if args.ema_alpha is not None else []
+    options += [("n_init", args.n_init, f"n{args.n_init}-", f"n_init {args.n_init}")] if args.n_init is not None else []
+    options += [("motion_fallback", True, "fb-", "motion fallback")] if args.motion_fallback else []
+    options += [("matching", args.matching, f"{args.matching}-", f"{args.matching} matching")
+                ] if args.matching != "cascade" else []
+    if options and args.tracker != "deepsort":
         ap.error("--ema-alpha, --n-init, --motion-fallback and --matching are DeepSORT row options")
-    variant = "".join(f"{name}{v:g}-" for name, v in (("ema", args.ema_alpha), ("n", args.n_init)) if v is not None)
-    variant += "fb-" if args.motion_fallback else ""
-    variant += "global-" if args.matching != "cascade" else ""
+    variant = "".join(tag for _, _, tag, _ in options)
     variant += "vae-cooc-" if args.vae_negatives != "all" else ""
     variant += f"{args.steps}steps-" if args.steps != BUDGET else ""
     variant += f"{args.crop_fit}-" if args.crop_fit != "stretch" else ""
@@ -190,16 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     crops, models, results = work / "crops", work / "models", work / f"results-{table_tag}"
     # the tracker flags of every row but SORT's, and how the rows are named
     row_flags = {} if args.tracker == "deepsort" else {"tracker": "bytetrack", "track_thresh": args.track_thresh}
+    row_flags.update({flag: value for flag, value, _, _ in options})
     title = "DeepSORT" if args.tracker == "deepsort" else f"ByteTrack (split {args.track_thresh:g})"
-    changed = [f"EMA {args.ema_alpha:g}"] if args.ema_alpha is not None else []
-    changed += [f"n_init {args.n_init}"] if args.n_init is not None else []
-    changed += ["motion fallback"] if args.motion_fallback else []
-    changed += [f"{args.matching} matching"] if args.matching != "cascade" else []
-    row_flags.update({k: v for k, v in (("ema_alpha", args.ema_alpha), ("n_init", args.n_init)) if v is not None})
-    row_flags.update({"motion_fallback": True} if args.motion_fallback else {})
-    row_flags.update({"matching": args.matching} if args.matching != "cascade" else {})
-    if changed:
-        title = f"DeepSORT ({', '.join(changed)})"
+    if options:
+        title = f"DeepSORT ({', '.join(name for _, _, _, name in options)})"
     motion_label, oracle_label = f"{title} motion-only", f"{title} + identity oracle (ceiling)"
     log: list[str] = []
     common = ["--data-root", str(root)]
